@@ -22,6 +22,7 @@ export type Pair = [number, number];
 
 export interface Conv2dAttrs {
   filters: number;
+  weightQuant?: WeightQuantAttrs;
   kernelSize: Pair;
   strides: Pair;
   pads: Pads;
@@ -38,6 +39,7 @@ export interface DepthwiseConv2dAttrs {
   dilations: Pair;
   depthMultiplier: number;
   useBias: boolean;
+  weightQuant?: WeightQuantAttrs;
 }
 
 export interface BatchNormAttrs {
@@ -55,17 +57,30 @@ export interface PoolAttrs {
 export interface DenseAttrs {
   units: number;
   useBias: boolean;
+  weightQuant?: WeightQuantAttrs;
 }
 
 export type QuantizerKind = 'learned-interval' | 'lsq' | 'pact' | 'dorefa';
 
-export interface FakeQuantAttrs {
-  /** What the node quantizes: its input activation, or the kernel of the node it feeds. */
-  target: 'activation' | 'weight';
+/**
+ * Weight quantization of a conv/depthwise/dense node: its kernel is fake-quantized before use.
+ * Quantizer parameters are weights of that node named `${nodeId}/wq.${param}`.
+ */
+export interface WeightQuantAttrs {
   quantizer: QuantizerKind;
   bits: number;
-  signed: boolean;
   perChannel: boolean;
+}
+
+/**
+ * Activation quantization: a `fakeQuant` node quantizes its single input tensor.
+ * Quantizer parameters are weights of the fakeQuant node named `${nodeId}/${param}`.
+ */
+export interface FakeQuantAttrs {
+  quantizer: QuantizerKind;
+  bits: number;
+  /** Unsigned activations (after ReLU) use [0, 2^b - 1]; signed ones a symmetric range. */
+  signed: boolean;
 }
 
 export type GraphNode =
