@@ -1,1 +1,2 @@
-export * from './graph/ir';
+export * from './graph';
+export * from './data';
