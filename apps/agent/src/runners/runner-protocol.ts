@@ -1,0 +1,69 @@
+/**
+ * Messages between the agent and its runner child process (over the IPC channel). One
+ * request per child: the child exits after answering, so nothing a model did survives it.
+ */
+import type { ErrorCode } from '@edgecompress/protocol';
+import type { LatencySummary } from './latency-stats';
+
+export interface LabelledSampleFile {
+  path: string;
+  count: number;
+}
+
+export interface RunSpec {
+  modelPath: string;
+  /** Input to feed with `inputShape`; the model's first input when absent. */
+  inputName?: string;
+  /** Shape for that input; symbolic dims of the model become 1 when absent. */
+  inputShape?: number[];
+  intraOpThreads: number;
+  interOpThreads: number;
+  executionProviders: string[];
+}
+
+export interface BenchmarkSpec extends RunSpec {
+  warmup: number;
+  runs?: number;
+  timeBudgetMs?: number;
+  sample?: LabelledSampleFile;
+}
+
+export type RunnerRequest =
+  | { kind: 'probe' }
+  | { kind: 'self-test'; spec: RunSpec }
+  | { kind: 'benchmark'; spec: BenchmarkSpec };
+
+export interface ProbeResult {
+  ortVersion: string;
+  executionProviders: string[];
+}
+
+export interface SelfTestResult {
+  loadMs: number;
+  inputShape: number[];
+  outputs: { name: string; shape: number[]; finite: boolean }[];
+}
+
+export interface BenchmarkResult {
+  loadMs: number;
+  inputShape: number[];
+  warmup: number;
+  runs: number;
+  latencyMs: LatencySummary;
+  throughputPerSec: number;
+  peakRssBytes: number;
+  sessionOptions: {
+    executionProviders: string[];
+    intraOpThreads: number;
+    interOpThreads: number;
+    graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  };
+  accuracy?: { correct: number; total: number };
+}
+
+export type RunnerStep = 'load' | 'self-test' | 'warmup' | 'benchmark' | 'accuracy';
+
+export type RunnerResponse =
+  | { kind: 'progress'; step: RunnerStep; fraction: number }
+  | { kind: 'result'; result: ProbeResult | SelfTestResult | BenchmarkResult }
+  | { kind: 'error'; code: ErrorCode; message: string };

@@ -1,0 +1,96 @@
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentError } from '../agent-error';
+import { ModelStore, type ChunkLayout } from './model-store';
+
+function layoutOf(bytes: Buffer, chunkSize: number): ChunkLayout {
+  return {
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    chunkSize,
+    chunkCount: Math.ceil(bytes.length / chunkSize),
+  };
+}
+
+function chunk(bytes: Buffer, layout: ChunkLayout, i: number): Buffer {
+  return bytes.subarray(i * layout.chunkSize, (i + 1) * layout.chunkSize);
+}
+
+describe('ModelStore', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ec-store-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('assembles chunks received out of order and duplicated into a verified file', () => {
+    const store = new ModelStore(dir, 1 << 20);
+    const bytes = randomBytes(10_000);
+    const layout = layoutOf(bytes, 4096);
+    assert.equal(store.writeChunk(layout, 2, chunk(bytes, layout, 2)), true);
+    assert.equal(store.writeChunk(layout, 0, chunk(bytes, layout, 0)), true);
+    assert.equal(store.writeChunk(layout, 0, chunk(bytes, layout, 0)), false);
+    assert.deepEqual(store.missingChunks(layout), [1]);
+    store.writeChunk(layout, 1, chunk(bytes, layout, 1));
+    const path = store.assemble(layout);
+    assert.deepEqual(readFileSync(path), bytes);
+    assert.equal(store.receivedBytes(layout.sha256), 0);
+  });
+
+  it('keeps received chunks across a new store instance (restart) so only the rest is fetched', () => {
+    const bytes = randomBytes(9000);
+    const layout = layoutOf(bytes, 4096);
+    new ModelStore(dir, 1 << 20).writeChunk(layout, 1, chunk(bytes, layout, 1));
+    const reopened = new ModelStore(dir, 1 << 20);
+    assert.deepEqual(reopened.missingChunks(layout), [0, 2]);
+  });
+
+  it('rejects a chunk of the wrong length and discards everything on a hash mismatch', () => {
+    const store = new ModelStore(dir, 1 << 20);
+    const bytes = randomBytes(8192);
+    const layout = layoutOf(bytes, 4096);
+    assert.throws(() => store.writeChunk(layout, 0, bytes.subarray(0, 100)), /has 100 bytes/);
+    const corrupt = Buffer.from(chunk(bytes, layout, 1));
+    corrupt[17] ^= 0xff;
+    store.writeChunk(layout, 0, chunk(bytes, layout, 0));
+    store.writeChunk(layout, 1, corrupt);
+    assert.throws(
+      () => store.assemble(layout),
+      (e: unknown) => e instanceof AgentError && e.code === 'CHECKSUM_MISMATCH',
+    );
+    assert.equal(store.hasModel(layout.sha256), false);
+    assert.deepEqual(store.missingChunks(layout), [0, 1]);
+  });
+
+  it('evicts unprotected models for room and refuses with QUOTA_EXCEEDED when it cannot', () => {
+    const store = new ModelStore(dir, 20_000);
+    const a = randomBytes(8000);
+    const b = randomBytes(8000);
+    const shaA = store.importBytes(a, createHash('sha256').update(a).digest('hex'));
+    const shaB = createHash('sha256').update(b).digest('hex');
+    store.importBytes(b, shaB);
+    const c = layoutOf(randomBytes(8000), 4096);
+    const protectBoth = new Set([createHash('sha256').update(a).digest('hex'), shaB]);
+    assert.throws(
+      () => store.reserve(c, protectBoth),
+      (e: unknown) => e instanceof AgentError && e.code === 'DISK_FULL',
+    );
+    assert.equal(existsSync(shaA), true, 'nothing is deleted when the reservation fails');
+    store.reserve(c, new Set([shaB]));
+    assert.equal(existsSync(shaA), false, 'the unprotected model made room');
+    assert.equal(store.hasModel(shaB), true);
+    assert.throws(
+      () => store.reserve(layoutOf(randomBytes(30_000), 4096), new Set()),
+      /more than the model store quota/,
+    );
+  });
+
+  it('refuses a hash that is not 64 hex digits before it can become a path', () => {
+    const store = new ModelStore(dir, 1000);
+    assert.throws(() => store.modelPath('../../etc/passwd'), /not a sha256/);
+  });
+});
