@@ -1,1 +1,2 @@
-export {};
+export * from './objective';
+export * from './pruning';

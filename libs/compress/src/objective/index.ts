@@ -1,0 +1,2 @@
+export * from './objective';
+export * from './objective-parse';

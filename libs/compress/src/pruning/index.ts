@@ -1,0 +1,3 @@
+export * from './model-cost';
+export * from './dependency-groups';
+export * from './channel-surgery';
