@@ -15,3 +15,4 @@ export * from './encode-message';
 export * from './manifest-signing';
 export * from './artifact-chunking';
 export * from './protocol-examples';
+export * from './labelled-sample';
