@@ -1,2 +1,3 @@
 export * from './graph';
 export * from './data';
+export * from './builders';
