@@ -1,3 +1,4 @@
 export * from './graph';
 export * from './data';
 export * from './builders';
+export * from './onnx';
