@@ -1,0 +1,59 @@
+/** Steps shared by every command that needs an artifact on disk: fetch it, then verify it. */
+import { createHash } from 'node:crypto';
+import { createReadStream, rmSync } from 'node:fs';
+import { AgentError } from '../agent-error';
+import type { AgentServices } from '../agent-services';
+import type { JobStep } from '../jobs/command-job';
+
+export function fetchStep(services: AgentServices, sha256: string, dataKey = 'fetch'): JobStep {
+  return {
+    name: 'fetch',
+    async run(ctx) {
+      ctx.progress('fetch', 0);
+      const result = await services.fetcher.fetch(sha256, (fraction) =>
+        ctx.progress('fetch', fraction),
+      );
+      ctx.data[dataKey] = {
+        fetchedChunks: result.fetchedChunks,
+        reusedChunks: result.reusedChunks,
+      };
+      ctx.progress('fetch', 1);
+    },
+  };
+}
+
+export async function fileSha256(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Re-hashes the stored file: a file damaged on disk since it was written is never loaded. */
+export function verifyStep(services: AgentServices, sha256: string): JobStep {
+  return {
+    name: 'verify',
+    async run(ctx) {
+      ctx.progress('verify', 0);
+      const path = services.models.modelPath(sha256);
+      let actual: { sha256: string; bytes: number };
+      try {
+        actual = await fileSha256(path);
+      } catch {
+        throw new AgentError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is not in the model store`);
+      }
+      if (actual.sha256 !== sha256) {
+        rmSync(path, { force: true });
+        throw new AgentError(
+          'CHECKSUM_MISMATCH',
+          `stored artifact ${sha256} hashes to ${actual.sha256}; removed`,
+        );
+      }
+      ctx.data.bytes = actual.bytes;
+      ctx.progress('verify', 1);
+    },
+  };
+}

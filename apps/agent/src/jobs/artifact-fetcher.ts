@@ -1,0 +1,258 @@
+/**
+ * Brings one artifact into the model store over MQTT: waits for its retained, signed manifest,
+ * checks the ed25519 signature, reserves room under the quota, subscribes to the chunks it does
+ * not have yet, checks each chunk's sha256 on arrival, and assembles the file (whole-file sha256
+ * checked) once all are in. Chunks survive restarts, so an interrupted fetch resumes.
+ */
+import {
+  topics,
+  verifyChunk,
+  verifyManifest,
+  parseJsonPayload,
+  type KeyInput,
+  type ManifestMessage,
+} from '@edgecompress/protocol';
+import { AgentError } from '../agent-error';
+import type { Clock, TimerHandle } from '../clock';
+import type { ModelStore } from '../store/model-store';
+
+export interface FetchResult {
+  path: string;
+  bytes: number;
+  fetchedChunks: number;
+  reusedChunks: number;
+}
+
+export interface Subscriber {
+  subscribe(filters: string[]): Promise<void>;
+  unsubscribe(filters: string[]): Promise<void>;
+}
+
+/** Up to this many missing chunks are subscribed one by one; beyond it, with a wildcard. */
+const INDIVIDUAL_CHUNK_SUBSCRIPTIONS = 64;
+
+interface ActiveFetch {
+  sha256: string;
+  manifest?: ManifestMessage;
+  missing: Set<number>;
+  corrupt: Set<number>;
+  fetched: number;
+  reused: number;
+  filters: string[];
+  stallTimer?: TimerHandle;
+  onProgress?: (fraction: number) => void;
+  resolve(result: FetchResult): void;
+  reject(err: AgentError): void;
+  promise: Promise<FetchResult>;
+}
+
+export class ArtifactFetcher {
+  private readonly active = new Map<string, ActiveFetch>();
+
+  constructor(
+    private readonly store: ModelStore,
+    private readonly subscriber: Subscriber,
+    private readonly trustedKeys: readonly KeyInput[],
+    private readonly clock: Clock,
+    private readonly stallTimeoutMs: number,
+    /** Shas that eviction must keep (active, previous, other jobs' artifacts). */
+    private readonly protectedShas: () => ReadonlySet<string>,
+  ) {}
+
+  /** Shas being fetched now (protected from eviction). */
+  inFlight(): string[] {
+    return [...this.active.keys()];
+  }
+
+  fetch(sha256: string, onProgress?: (fraction: number) => void): Promise<FetchResult> {
+    if (this.store.hasModel(sha256)) {
+      return Promise.resolve({
+        path: this.store.modelPath(sha256),
+        bytes: 0,
+        fetchedChunks: 0,
+        reusedChunks: 0,
+      });
+    }
+    const existing = this.active.get(sha256);
+    if (existing) return existing.promise;
+    let resolve!: (r: FetchResult) => void;
+    let reject!: (e: AgentError) => void;
+    const promise = new Promise<FetchResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const fetch: ActiveFetch = {
+      sha256,
+      missing: new Set(),
+      corrupt: new Set(),
+      fetched: 0,
+      reused: 0,
+      filters: [topics.artifactManifest(sha256)],
+      resolve,
+      reject,
+      promise,
+      ...(onProgress ? { onProgress } : {}),
+    };
+    this.active.set(sha256, fetch);
+    this.armStallTimer(fetch);
+    this.subscriber.subscribe(fetch.filters).catch((err: Error) => {
+      // Not connected yet: mqtt.js subscribes once connected; a refusal is final.
+      if (!/not connected|client disconnecting/i.test(err.message)) {
+        this.finish(
+          fetch,
+          new AgentError('ARTIFACT_NOT_FOUND', `cannot subscribe: ${err.message}`),
+        );
+      }
+    });
+    return promise;
+  }
+
+  /** Routes an artifact message; returns false when it is not about an artifact being fetched. */
+  handleManifest(sha256: string, payload: Buffer): boolean {
+    const fetch = this.active.get(sha256);
+    if (!fetch || fetch.manifest) return fetch !== undefined;
+    const json = parseJsonPayload(payload);
+    if (!json.ok) {
+      this.finish(
+        fetch,
+        new AgentError('SCHEMA_INVALID', `manifest of ${sha256}: ${json.message}`),
+      );
+      return true;
+    }
+    const verified = verifyManifest(json.value, this.trustedKeys);
+    if (!verified.ok) {
+      this.finish(
+        fetch,
+        new AgentError(verified.code, `manifest of ${sha256}: ${verified.message}`, false),
+      );
+      return true;
+    }
+    const manifest = verified.manifest;
+    if (manifest.sha256 !== sha256) {
+      this.finish(
+        fetch,
+        new AgentError(
+          'SIGNATURE_INVALID',
+          `manifest on ${sha256} describes ${manifest.sha256}`,
+          false,
+        ),
+      );
+      return true;
+    }
+    try {
+      this.store.reserve(manifest, new Set([...this.protectedShas(), ...this.inFlight()]));
+    } catch (err) {
+      this.finish(fetch, err as AgentError);
+      return true;
+    }
+    fetch.manifest = manifest;
+    const missing = this.store.missingChunks(manifest);
+    fetch.missing = new Set(missing);
+    fetch.reused = manifest.chunkCount - missing.length;
+    if (missing.length === 0) {
+      this.complete(fetch);
+      return true;
+    }
+    const chunkFilters =
+      missing.length <= INDIVIDUAL_CHUNK_SUBSCRIPTIONS
+        ? missing.map((i) => topics.artifactChunk(sha256, i))
+        : [`${topics.artifactManifest(sha256).slice(0, -'manifest'.length)}chunk/+`];
+    fetch.filters.push(...chunkFilters);
+    this.armStallTimer(fetch);
+    this.subscriber.subscribe(chunkFilters).catch(() => undefined);
+    return true;
+  }
+
+  handleChunk(sha256: string, index: number, data: Buffer): boolean {
+    const fetch = this.active.get(sha256);
+    if (!fetch) return false;
+    const manifest = fetch.manifest;
+    if (!manifest || !fetch.missing.has(index)) return true; // early, duplicate or already stored
+    const check = verifyChunk(manifest, index, data);
+    if (!check.ok) {
+      // A bad chunk is dropped; a corrected re-publish can still complete the fetch.
+      fetch.corrupt.add(index);
+      return true;
+    }
+    try {
+      this.store.writeChunk(manifest, index, data);
+    } catch (err) {
+      this.finish(
+        fetch,
+        new AgentError('DISK_FULL', `cannot store chunk ${index}: ${(err as Error).message}`),
+      );
+      return true;
+    }
+    fetch.missing.delete(index);
+    fetch.corrupt.delete(index);
+    fetch.fetched++;
+    fetch.onProgress?.(1 - fetch.missing.size / manifest.chunkCount);
+    this.armStallTimer(fetch);
+    if (fetch.missing.size === 0) this.complete(fetch);
+    return true;
+  }
+
+  private complete(fetch: ActiveFetch): void {
+    const manifest = fetch.manifest!;
+    try {
+      const path = this.store.assemble(manifest);
+      this.finish(fetch, undefined, {
+        path,
+        bytes: manifest.size,
+        fetchedChunks: fetch.fetched,
+        reusedChunks: fetch.reused,
+      });
+    } catch (err) {
+      this.finish(fetch, err instanceof AgentError ? err : new AgentError('INTERNAL', String(err)));
+    }
+  }
+
+  private armStallTimer(fetch: ActiveFetch): void {
+    fetch.stallTimer?.cancel();
+    fetch.stallTimer = this.clock.setTimeout(() => {
+      if (!fetch.manifest) {
+        return this.finish(
+          fetch,
+          new AgentError(
+            'ARTIFACT_NOT_FOUND',
+            `no manifest for ${fetch.sha256} within ${this.stallTimeoutMs} ms`,
+          ),
+        );
+      }
+      const missing = fetch.missing.size;
+      if (fetch.corrupt.size > 0) {
+        const bad = [...fetch.corrupt].slice(0, 10).join(', ');
+        return this.finish(
+          fetch,
+          new AgentError(
+            'CHECKSUM_MISMATCH',
+            `chunks ${bad} failed their sha256 check; ${missing} chunks missing`,
+            true,
+          ),
+        );
+      }
+      this.finish(
+        fetch,
+        new AgentError(
+          'ARTIFACT_NOT_FOUND',
+          `${missing} of ${fetch.manifest.chunkCount} chunks still missing after ${this.stallTimeoutMs} ms without progress; received chunks are kept`,
+        ),
+      );
+    }, this.stallTimeoutMs);
+  }
+
+  private finish(fetch: ActiveFetch, err?: AgentError, result?: FetchResult): void {
+    fetch.stallTimer?.cancel();
+    if (this.active.get(fetch.sha256) !== fetch) return;
+    this.active.delete(fetch.sha256);
+    this.subscriber.unsubscribe(fetch.filters).catch(() => undefined);
+    if (err) fetch.reject(err);
+    else fetch.resolve(result!);
+  }
+
+  /** Fails every fetch in progress (agent shutting down). */
+  abortAll(reason: string): void {
+    for (const fetch of [...this.active.values()])
+      this.finish(fetch, new AgentError('CANCELLED', reason));
+  }
+}
