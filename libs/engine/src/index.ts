@@ -2,3 +2,5 @@ export * from './graph';
 export * from './data';
 export * from './builders';
 export * from './onnx';
+export * from './count';
+export * from './backend';

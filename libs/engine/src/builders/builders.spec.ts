@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { inferShapes, type Model } from '../graph';
 import { buildResNet } from './resnet.builder';
 import { buildSmallCnn } from './small-cnn.builder';
+import { buildVgg } from './vgg.builder';
+import { buildMobileNetV2, makeDivisible } from './mobilenet-v2.builder';
+import { ARCHITECTURES, buildModel } from './model-zoo';
 
 /** Trainable parameters: every weight except BN running statistics. */
 const params = (m: Model) =>
@@ -102,5 +105,98 @@ describe('buildSmallCnn', () => {
     const m = buildSmallCnn({ inputShape: [1, 1, 5], numClasses: 2 });
     assert.ok(!m.graph.nodes.some((n) => n.op === 'maxPool'));
     assert.deepEqual(inferShapes(m.graph).get('fc'), [2]);
+  });
+});
+
+describe('buildVgg', () => {
+  it('builds CIFAR vgg8 with one conv per stage, BN after each conv, and 4 pools', () => {
+    const m = buildVgg({ depth: 8, inputShape: [32, 32, 3], numClasses: 100 });
+    const ops = m.graph.nodes.map((n) => n.op);
+    assert.equal(ops.filter((op) => op === 'conv2d').length, 5);
+    assert.equal(ops.filter((op) => op === 'batchNorm').length, 5);
+    assert.equal(ops.filter((op) => op === 'maxPool').length, 4);
+    const shapes = inferShapes(m.graph);
+    assert.deepEqual(shapes.get('s4.b0.relu'), [2, 2, 512]);
+    assert.deepEqual(
+      m.graph.stages!.map((s) => s.output),
+      ['s0.b0.relu', 's1.b0.relu', 's2.b0.relu', 's3.b0.relu', 's4.b0.relu'],
+    );
+    assert.equal(m.graph.features, 'pool');
+  });
+
+  it('builds vgg11/13/16 with 8/10/13 convs', () => {
+    for (const [depth, convs] of [
+      [11, 8],
+      [13, 10],
+      [16, 13],
+    ] as const) {
+      const m = buildVgg({
+        depth,
+        inputShape: [32, 32, 3],
+        numClasses: 10,
+        widthMultiplier: 0.125,
+      });
+      assert.equal(m.graph.nodes.filter((n) => n.op === 'conv2d').length, convs, `vgg${depth}`);
+    }
+  });
+
+  it('fits MNIST-sized inputs by skipping pools once the map is 1 pixel', () => {
+    const m = buildVgg({
+      depth: 8,
+      inputShape: [28, 28, 1],
+      numClasses: 10,
+      widthMultiplier: 0.25,
+    });
+    const shapes = inferShapes(m.graph);
+    assert.deepEqual(shapes.get('s3.b0.relu'), [3, 3, 128]);
+    assert.deepEqual(shapes.get('s4.b0.relu'), [1, 1, 128]);
+    assert.deepEqual(shapes.get('fc'), [10]);
+  });
+});
+
+describe('buildMobileNetV2', () => {
+  it('uses stride 2 stem at 224 and ends at 7x7x1280', () => {
+    const m = buildMobileNetV2({ inputShape: [224, 224, 3], numClasses: 1000 });
+    const shapes = inferShapes(m.graph);
+    assert.deepEqual(shapes.get('stem.relu6'), [112, 112, 32]);
+    assert.deepEqual(shapes.get('head.relu6'), [7, 7, 1280]);
+    assert.equal(m.graph.stages!.length, 7);
+    assert.equal(m.graph.stages![6].output, 'head.relu6');
+    // inverted residuals: identity add only when stride 1 and channels match
+    const adds = m.graph.nodes.filter((n) => n.op === 'add').length;
+    assert.equal(adds, 0 + 1 + 2 + 3 + 2 + 2 + 0);
+    assert.ok(m.graph.nodes.some((n) => n.op === 'depthwiseConv2d'));
+  });
+
+  it('keeps CIFAR inputs at 4x4 in the small-input variant and scales width', () => {
+    const m = buildMobileNetV2({ inputShape: [32, 32, 3], numClasses: 10, widthMultiplier: 0.5 });
+    const shapes = inferShapes(m.graph);
+    assert.deepEqual(shapes.get('stem.relu6'), [32, 32, 16]);
+    assert.deepEqual(shapes.get('head.relu6'), [4, 4, 1280]);
+    assert.deepEqual(shapes.get('s6.b0.project.bn'), [4, 4, 160]);
+  });
+
+  it('rounds channels as the reference code does', () => {
+    assert.equal(makeDivisible(32 * 0.35), 16);
+    assert.equal(makeDivisible(24 * 0.75), 24);
+    assert.equal(makeDivisible(320 * 1.4), 448);
+  });
+});
+
+describe('buildModel', () => {
+  it('builds every listed architecture by name and rejects unknown ones', () => {
+    for (const arch of ARCHITECTURES.filter((a) => a !== 'resnet110' && a !== 'vgg16')) {
+      const m = buildModel(arch, { inputShape: [16, 16, 3], numClasses: 4, widthMultiplier: 0.25 });
+      assert.equal(m.graph.architecture, arch);
+      assert.deepEqual(inferShapes(m.graph).get(m.graph.output), [4]);
+    }
+    assert.throws(
+      () => buildModel('resnet18', { inputShape: [32, 32, 3], numClasses: 10 }),
+      /6n \+ 2/,
+    );
+    assert.throws(
+      () => buildModel('vgg19', { inputShape: [32, 32, 3], numClasses: 10 }),
+      /unknown architecture "vgg19"/,
+    );
   });
 });

@@ -1,0 +1,75 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { initEngineBackend, selectBackend } from './init-engine-backend';
+
+const notInstalled = (id: string): never => {
+  throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+};
+
+after(() => {
+  if (tf.findBackendFactory('tensorflow') !== null) tf.removeBackend('tensorflow');
+});
+
+describe('initEngineBackend', () => {
+  it('falls back to wasm with SIMD and the gradient kernels when tfjs-node is not installed', async () => {
+    const info = await selectBackend({ loadOptional: notInstalled });
+    assert.equal(info.name, 'wasm');
+    assert.equal(tf.getBackend(), 'wasm');
+    assert.equal(info.simd, true);
+    assert.match(info.nativeUnavailableReason ?? '', /not installed/);
+    assert.deepEqual(info.addedKernels.sort(), [
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+    ]);
+    assert.ok(tf.getGradient('Conv2D'), 'tfjs gradients registered');
+  });
+
+  it('reports a tfjs-node that fails to load with its error, and still starts on wasm', async () => {
+    const info = await selectBackend({
+      loadOptional: () => {
+        throw new Error('libtensorflow.so: cannot open shared object file');
+      },
+    });
+    assert.equal(info.name, 'wasm');
+    assert.match(info.nativeUnavailableReason ?? '', /failed to load: libtensorflow\.so/);
+  });
+
+  it('rejects with a clear error when tfjs-node is demanded but missing', async () => {
+    await assert.rejects(
+      selectBackend({ prefer: 'tensorflow', loadOptional: notInstalled }),
+      /tfjs-node was requested but is unavailable: @tensorflow\/tfjs-node is not installed/,
+    );
+  });
+
+  it('rejects an unknown EDGEC_TF_BACKEND instead of guessing', async () => {
+    const saved = process.env.EDGEC_TF_BACKEND;
+    process.env.EDGEC_TF_BACKEND = 'gpu';
+    try {
+      await assert.rejects(selectBackend({ loadOptional: notInstalled }), /EDGEC_TF_BACKEND/);
+    } finally {
+      if (saved === undefined) delete process.env.EDGEC_TF_BACKEND;
+      else process.env.EDGEC_TF_BACKEND = saved;
+    }
+  });
+
+  it('selects the native backend when tfjs-node registers it (stand-in: cpu registered as "tensorflow")', async () => {
+    const info = await selectBackend({
+      loadOptional: () => tf.registerBackend('tensorflow', () => new MathBackendCPU()),
+    });
+    assert.equal(info.name, 'tensorflow');
+    assert.equal(tf.getBackend(), 'tensorflow');
+    tf.removeBackend('tensorflow');
+  });
+
+  it('is idempotent: every caller shares one initialisation', async () => {
+    const first = initEngineBackend({ prefer: 'wasm' });
+    const second = initEngineBackend();
+    assert.equal(first, second);
+    assert.equal((await first).name, 'wasm');
+    assert.equal(tf.getBackend(), 'wasm');
+  });
+});
