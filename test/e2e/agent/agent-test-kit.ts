@@ -4,7 +4,7 @@
  * signing manifests with the protocol lib.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,7 +192,6 @@ export function spawnAgent(launch: AgentLaunch): AgentProcess {
 
 function childPids(pid: number): number[] {
   try {
-    const { readFileSync, readdirSync } = require('node:fs') as typeof import('node:fs');
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
       readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
         .trim()
