@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { initEngineBackend, selectBackend } from './init-engine-backend';
+import { initEngineBackend, selectEngineBackend } from './init-engine-backend';
 
 const notInstalled = (id: string): never => {
   throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
@@ -14,7 +14,7 @@ after(() => {
 
 describe('initEngineBackend', () => {
   it('falls back to wasm with SIMD and the gradient kernels when tfjs-node is not installed', async () => {
-    const info = await selectBackend({ loadOptional: notInstalled });
+    const info = await selectEngineBackend({ loadOptional: notInstalled });
     assert.equal(info.name, 'wasm');
     assert.equal(tf.getBackend(), 'wasm');
     assert.equal(info.simd, true);
@@ -29,7 +29,7 @@ describe('initEngineBackend', () => {
   });
 
   it('reports a tfjs-node that fails to load with its error, and still starts on wasm', async () => {
-    const info = await selectBackend({
+    const info = await selectEngineBackend({
       loadOptional: () => {
         throw new Error('libtensorflow.so: cannot open shared object file');
       },
@@ -40,7 +40,7 @@ describe('initEngineBackend', () => {
 
   it('rejects with a clear error when tfjs-node is demanded but missing', async () => {
     await assert.rejects(
-      selectBackend({ prefer: 'tensorflow', loadOptional: notInstalled }),
+      selectEngineBackend({ prefer: 'tensorflow', loadOptional: notInstalled }),
       /tfjs-node was requested but is unavailable: @tensorflow\/tfjs-node is not installed/,
     );
   });
@@ -49,7 +49,7 @@ describe('initEngineBackend', () => {
     const saved = process.env.EDGEC_TF_BACKEND;
     process.env.EDGEC_TF_BACKEND = 'gpu';
     try {
-      await assert.rejects(selectBackend({ loadOptional: notInstalled }), /EDGEC_TF_BACKEND/);
+      await assert.rejects(selectEngineBackend({ loadOptional: notInstalled }), /EDGEC_TF_BACKEND/);
     } finally {
       if (saved === undefined) delete process.env.EDGEC_TF_BACKEND;
       else process.env.EDGEC_TF_BACKEND = saved;
@@ -57,7 +57,7 @@ describe('initEngineBackend', () => {
   });
 
   it('selects the native backend when tfjs-node registers it (stand-in: cpu registered as "tensorflow")', async () => {
-    const info = await selectBackend({
+    const info = await selectEngineBackend({
       loadOptional: () => tf.registerBackend('tensorflow', () => new MathBackendCPU()),
     });
     assert.equal(info.name, 'tensorflow');

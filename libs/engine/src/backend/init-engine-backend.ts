@@ -35,7 +35,7 @@ let pending: Promise<EngineBackendInfo> | undefined;
 export function initEngineBackend(
   options: InitEngineBackendOptions = {},
 ): Promise<EngineBackendInfo> {
-  pending ??= selectBackend(options).catch((err: unknown) => {
+  pending ??= selectEngineBackend(options).catch((err: unknown) => {
     pending = undefined; // a failed start may be retried (e.g. after fixing the environment)
     throw err;
   });
@@ -43,7 +43,7 @@ export function initEngineBackend(
 }
 
 /** Not cached: selects and initialises a backend now. Prefer `initEngineBackend`. */
-export async function selectBackend(
+export async function selectEngineBackend(
   options: InitEngineBackendOptions = {},
 ): Promise<EngineBackendInfo> {
   ensureTfjsGradients();

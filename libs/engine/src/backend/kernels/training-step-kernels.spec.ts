@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { selectBackend } from '../init-engine-backend';
+import { selectEngineBackend } from '../init-engine-backend';
 
 // A training step differentiates through every op family the graph IR has. This runs one
 // forward+backward pass over a network that uses all of them (strided conv, depthwise conv,
@@ -78,7 +78,7 @@ async function gradientsOn(backend: string) {
 }
 
 before(async () => {
-  await selectBackend({ prefer: 'wasm' });
+  await selectEngineBackend({ prefer: 'wasm' });
 });
 
 describe('a full training step runs on wasm', () => {
