@@ -1,2 +1,3 @@
 export * from './objective';
 export * from './pruning';
+export * from './latency';

@@ -1,0 +1,3 @@
+export * from './latency-oracle';
+export * from './local-latency-oracle';
+export * from './predicted-latency-oracle';
