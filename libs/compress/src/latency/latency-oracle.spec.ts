@@ -1,0 +1,105 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Model } from '@edgecompress/engine';
+import { analyzeDependencies, removeChannels } from '../pruning';
+import { tinyResNet, tinyVgg } from '../pruning/test-models.fixture';
+import {
+  CachedLatencyOracle,
+  type LatencyMeasurement,
+  type LatencyOracle,
+  UnknownDeviceError,
+  assertDeviceKnown,
+  graphHash,
+} from './latency-oracle';
+import { LocalLatencyOracle } from './local-latency-oracle';
+import { PredictedLatencyOracle } from './predicted-latency-oracle';
+
+/** Counts calls; stands in for a fleet oracle (agents cannot run inside a unit test). */
+class CountingOracle implements LatencyOracle {
+  calls = 0;
+  async devices(): Promise<readonly string[]> {
+    return ['pi-5'];
+  }
+  async measure(model: Model, device: string): Promise<LatencyMeasurement> {
+    this.calls++;
+    if (this.calls === 1 && model.graph.name === 'flaky') throw new Error('agent offline');
+    return { p50Ms: model.graph.nodes.length, source: 'measured', device };
+  }
+}
+
+function pruneOne(model: Model): Model {
+  const a = analyzeDependencies(model.graph);
+  const g = a.groups.find((x) => x.prunable)!;
+  return removeChannels(model, a, new Set([g.channels[0]!.id])).model;
+}
+
+describe('latency oracles', () => {
+  it('graphHash follows the architecture, not the weight values', () => {
+    const m = tinyResNet(1);
+    const other = tinyResNet(99); // same graph, different weights
+    assert.equal(graphHash(m.graph), graphHash(other.graph));
+    assert.notEqual(graphHash(m.graph), graphHash(pruneOne(m).graph));
+  });
+
+  it('the cache answers a known (graph, device) without asking again and forgets failures', async () => {
+    const inner = new CountingOracle();
+    const cached = new CachedLatencyOracle(inner);
+    await cached.measure(tinyResNet(1), 'pi-5');
+    await cached.measure(tinyResNet(2), 'pi-5');
+    assert.equal(inner.calls, 1);
+    assert.equal(cached.hits, 1);
+    await cached.measure(pruneOne(tinyResNet(1)), 'pi-5');
+    assert.equal(inner.calls, 2);
+
+    const flakyInner = new CountingOracle();
+    const flaky = new CachedLatencyOracle(flakyInner);
+    const model = { ...tinyVgg(), graph: { ...tinyVgg().graph, name: 'flaky' } };
+    await assert.rejects(flaky.measure(model, 'pi-5'), /agent offline/);
+    const again = await flaky.measure(model, 'pi-5');
+    assert.equal(again.p50Ms, model.graph.nodes.length);
+    assert.equal(flakyInner.calls, 2);
+  });
+
+  it('local oracle: exports to ONNX and times it with onnxruntime-node', async () => {
+    const oracle = new LocalLatencyOracle({ warmupRuns: 2, timedRuns: 9 });
+    const m = await oracle.measure(tinyResNet(), 'local');
+    assert.equal(m.source, 'local');
+    assert.equal(m.samples, 9);
+    assert.ok(m.p50Ms > 0 && m.p50Ms < 1000, `p50 ${m.p50Ms}`);
+    assert.ok(m.p90Ms! >= m.p50Ms);
+    await assert.rejects(oracle.measure(tinyResNet(), 'raspberry-pi-5'), UnknownDeviceError);
+  });
+
+  it('local oracle percentiles come from the injected clock', async () => {
+    // start/stop readings of five timed runs lasting 5, 1, 3, 2 and 4 ms
+    const readings = [0, 5, 10, 11, 20, 23, 30, 32, 40, 44];
+    const oracle = new LocalLatencyOracle({
+      warmupRuns: 0,
+      timedRuns: 5,
+      now: () => readings.shift()!,
+    });
+    const m = await oracle.measure(tinyVgg(), 'local');
+    assert.equal(m.p50Ms, 3);
+    assert.equal(m.p90Ms, 5);
+    assert.equal(readings.length, 0);
+  });
+
+  it('predicted oracle passes per-layer times through and refuses unknown devices', async () => {
+    const oracle = new PredictedLatencyOracle({
+      deviceIds: () => ['raspberry-pi-5'],
+      predict: (model) => ({
+        totalMs: 2.5,
+        perNodeMs: new Map(model.graph.nodes.map((n) => [n.id, 0.1])),
+      }),
+    });
+    const m = await oracle.measure(tinyResNet(), 'raspberry-pi-5');
+    assert.equal(m.p50Ms, 2.5);
+    assert.equal(m.source, 'predicted');
+    assert.equal(m.perNodeMs!.get('stem/conv'), 0.1);
+    await assert.rejects(
+      oracle.measure(tinyResNet(), 'jetson'),
+      /unknown device "jetson"; known devices: raspberry-pi-5/,
+    );
+    await assert.rejects(assertDeviceKnown(oracle, 'nope'), UnknownDeviceError);
+  });
+});
