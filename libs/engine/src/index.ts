@@ -4,3 +4,4 @@ export * from './builders';
 export * from './onnx';
 export * from './count';
 export * from './backend';
+export * from './train';

@@ -5,6 +5,7 @@
  * an Optimizer and moves the BN running statistics the closure proposed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ensureTfjsGradients } from '../backend';
 import type { Optimizer } from './optimizer';
 
 export interface LossOutput {
@@ -31,6 +32,7 @@ export function computeGradients(
   lossFn: LossClosure,
   variables: ReadonlyMap<string, tf.Variable>,
 ): GradientResult {
+  ensureTfjsGradients();
   let stateUpdates = new Map<string, tf.Tensor>();
   let metricTensors: Record<string, tf.Scalar> = {};
   const byTfName = new Map<string, string>();
