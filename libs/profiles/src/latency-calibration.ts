@@ -1,0 +1,345 @@
+/**
+ * Calibration of the roofline predictor from measured latencies. For each device class
+ * (profile) and each device with enough measurements, it fits the three correction factors
+ * of `layerSeconds` by least squares on relative error:
+ *
+ *   measured ≈ Σ_layers max(k_compute·t_compute, k_memory·t_memory) + k_overhead·t_overhead
+ *
+ * The max makes the model piecewise linear. The fit alternates: classify each layer as compute-
+ * or memory-bound under the current factors, solve the now-linear problem exactly with
+ * non-negativity (all subsets of the three factors, at most 7 tiny solves), repeat until the
+ * classification is stable; several starting ratios guard against a poor local optimum.
+ * With fewer than `minSamplesForFull` measurements only one common scale factor is fitted.
+ */
+import type { Graph } from '@edgecompress/engine';
+import type { DeviceProfile } from './device-profile.schema';
+import {
+  IDENTITY_FACTORS,
+  layerSeconds,
+  layerTerms,
+  type CorrectionFactors,
+  type FactorSource,
+  type LayerTerms,
+  type PredictOptions,
+} from './roofline-predictor';
+
+export interface LatencyObservation {
+  graph: Graph;
+  /** Measured latency of one inference (p50), milliseconds. */
+  latencyMs: number;
+  profileId: string;
+  /** The measuring device; per-device factors are fitted when a device has enough samples. */
+  deviceId?: string;
+  options?: PredictOptions;
+}
+
+export interface CorrectionFit {
+  factors: CorrectionFactors;
+  samples: number;
+  /** `roofline`: three factors; `scale`: one common factor (too few samples for three). */
+  mode: 'roofline' | 'scale' | 'identity';
+  /** Mean absolute percentage error on the fitted samples. */
+  trainMape: number;
+}
+
+export interface CalibrationOptions {
+  /** Samples needed for the three-factor fit (else a single scale). Default 6. */
+  minSamplesForFull?: number;
+  /** Samples a device needs for factors of its own (else its class's). Default 3. */
+  minSamplesPerDevice?: number;
+}
+
+/** Terms of one observation, computed once and reused by every fit iteration. */
+interface Prepared {
+  terms: LayerTerms[];
+  y: number;
+}
+
+function prepare(observations: readonly LatencyObservation[], profile: DeviceProfile): Prepared[] {
+  return observations.map((o) => {
+    if (!(o.latencyMs > 0) || !Number.isFinite(o.latencyMs)) {
+      throw new RangeError(`measured latency must be a positive number, got ${o.latencyMs}`);
+    }
+    return { terms: layerTerms(o.graph, profile, o.options), y: o.latencyMs / 1e3 };
+  });
+}
+
+function predicted(p: Prepared, k: CorrectionFactors): number {
+  let sum = 0;
+  for (const t of p.terms) sum += layerSeconds(t, k);
+  return sum;
+}
+
+function mape(data: readonly Prepared[], k: CorrectionFactors): number {
+  if (data.length === 0) return 0;
+  return data.reduce((sum, p) => sum + Math.abs(predicted(p, k) - p.y) / p.y, 0) / data.length;
+}
+
+/** Weighted least squares over the given feature columns with all coefficients >= 0. */
+function nonNegativeLeastSquares(rows: number[][], y: number[], weights: number[]): number[] {
+  const width = rows[0]?.length ?? 0;
+  let best: { coef: number[]; loss: number } | null = null;
+  for (let mask = 1; mask < 1 << width; mask++) {
+    const cols = [...Array(width).keys()].filter((c) => mask & (1 << c));
+    // Normal equations A^T W A x = A^T W y on the chosen columns.
+    const n = cols.length;
+    const ata = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+    const aty = new Array<number>(n).fill(0);
+    rows.forEach((row, i) => {
+      const w = weights[i] as number;
+      cols.forEach((ci, a) => {
+        aty[a] = (aty[a] as number) + w * (row[ci] as number) * (y[i] as number);
+        cols.forEach((cj, b) => {
+          (ata[a] as number[])[b] =
+            ((ata[a] as number[])[b] as number) + w * (row[ci] as number) * (row[cj] as number);
+        });
+      });
+    });
+    const x = solve(ata, aty);
+    if (!x || x.some((v) => v < 0)) continue;
+    const coef = new Array<number>(width).fill(0);
+    cols.forEach((c, a) => (coef[c] = x[a] as number));
+    const loss = rows.reduce((sum, row, i) => {
+      const r = row.reduce((s, v, c) => s + v * (coef[c] as number), 0) - (y[i] as number);
+      return sum + (weights[i] as number) * r * r;
+    }, 0);
+    if (!best || loss < best.loss) best = { coef, loss };
+  }
+  return best?.coef ?? new Array<number>(width).fill(0);
+}
+
+/** Gaussian elimination with partial pivoting; null when singular. */
+function solve(a: number[][], b: number[]): number[] | null {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i] as number]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++)
+      if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
+    const scale = Math.max(...m.map((row) => Math.abs(row[col]!)), 1e-300);
+    if (Math.abs(m[pivot]![col]!) < 1e-12 * scale) return null;
+    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = m[r]![col]! / m[col]![col]!;
+      for (let c = col; c <= n; c++) m[r]![c] = m[r]![c]! - f * m[col]![c]!;
+    }
+  }
+  return m.map((row, i) => row[n]! / row[i]!);
+}
+
+function fitScale(data: readonly Prepared[]): CorrectionFactors {
+  // Minimise Σ ((s·p − y) / y)²  =>  s = Σ(p/y) / Σ(p/y)².
+  let num = 0;
+  let den = 0;
+  for (const d of data) {
+    const r = predicted(d, IDENTITY_FACTORS) / d.y;
+    num += r;
+    den += r * r;
+  }
+  const s = den > 0 ? num / den : 1;
+  return { compute: s, memory: s, overhead: s };
+}
+
+function fitRoofline(data: readonly Prepared[], start: CorrectionFactors): CorrectionFactors {
+  let k = { ...start };
+  let previous = '';
+  for (let iteration = 0; iteration < 50; iteration++) {
+    const signature: string[] = [];
+    const rows = data.map((d) => {
+      let xc = 0;
+      let xm = 0;
+      let xo = 0;
+      for (const t of d.terms) {
+        const computeBound = k.compute * t.computeS >= k.memory * t.memoryS;
+        signature.push(computeBound ? 'c' : 'm');
+        if (computeBound) xc += t.computeS;
+        else xm += t.memoryS;
+        xo += t.overheadS;
+      }
+      return [xc, xm, xo];
+    });
+    const key = signature.join('');
+    if (key === previous) break;
+    previous = key;
+    // Relative error: weight each squared residual by 1/y².
+    const weights = data.map((d) => 1 / (d.y * d.y));
+    const active = [0, 1, 2].filter((c) => rows.some((row) => (row[c] as number) > 0));
+    const coef = nonNegativeLeastSquares(
+      rows.map((row) => active.map((c) => row[c] as number)),
+      data.map((d) => d.y),
+      weights,
+    );
+    const next = [k.compute, k.memory, k.overhead];
+    // A factor whose term never occurs keeps its value: the data says nothing about it.
+    active.forEach((c, i) => (next[c] = coef[i] as number));
+    k = { compute: next[0] as number, memory: next[1] as number, overhead: next[2] as number };
+  }
+  return k;
+}
+
+const STARTS: CorrectionFactors[] = [
+  { compute: 1, memory: 1, overhead: 1 },
+  { compute: 4, memory: 1, overhead: 1 },
+  { compute: 1, memory: 4, overhead: 1 },
+  { compute: 0.25, memory: 1, overhead: 4 },
+];
+
+/** Fits correction factors for one profile (and optionally one device) from its observations. */
+export function fitCorrection(
+  observations: readonly LatencyObservation[],
+  profile: DeviceProfile,
+  options: CalibrationOptions = {},
+): CorrectionFit {
+  const data = prepare(observations, profile);
+  if (data.length === 0)
+    return { factors: { ...IDENTITY_FACTORS }, samples: 0, mode: 'identity', trainMape: 0 };
+  if (data.length < (options.minSamplesForFull ?? 6)) {
+    const factors = fitScale(data);
+    return { factors, samples: data.length, mode: 'scale', trainMape: mape(data, factors) };
+  }
+  let best: { factors: CorrectionFactors; loss: number } | null = null;
+  for (const start of STARTS) {
+    const factors = fitRoofline(data, start);
+    const loss = data.reduce((sum, d) => sum + ((predicted(d, factors) - d.y) / d.y) ** 2, 0);
+    if (!best || loss < best.loss) best = { factors, loss };
+  }
+  const factors = best?.factors ?? { ...IDENTITY_FACTORS };
+  return { factors, samples: data.length, mode: 'roofline', trainMape: mape(data, factors) };
+}
+
+/** Fitted factors per device class and per device, usable by `ProfileLatencyPredictor`. */
+export class LatencyCalibration implements FactorSource {
+  constructor(
+    readonly classes: ReadonlyMap<string, CorrectionFit>,
+    readonly perDevice: ReadonlyMap<string, { profileId: string; fit: CorrectionFit }>,
+  ) {}
+
+  /** Device id -> profile id of every device with factors of its own. */
+  devices(): ReadonlyMap<string, string> {
+    return new Map([...this.perDevice].map(([id, d]) => [id, d.profileId]));
+  }
+
+  /** The device's own factors when it has them, else its class's, else identity. */
+  factorsFor(profileId: string, deviceId?: string): CorrectionFactors {
+    const device = deviceId === undefined ? undefined : this.perDevice.get(deviceId);
+    if (device && device.profileId === profileId) return device.fit.factors;
+    return this.classes.get(profileId)?.factors ?? IDENTITY_FACTORS;
+  }
+
+  toJSON(): unknown {
+    return {
+      classes: Object.fromEntries(this.classes),
+      devices: Object.fromEntries(this.perDevice),
+    };
+  }
+}
+
+/** Fits class factors for every profile with observations, and device factors where enough. */
+export function calibrate(
+  observations: readonly LatencyObservation[],
+  profiles: readonly DeviceProfile[],
+  options: CalibrationOptions = {},
+): LatencyCalibration {
+  const byId = new Map(profiles.map((p) => [p.id, p]));
+  const classes = new Map<string, CorrectionFit>();
+  const perDevice = new Map<string, { profileId: string; fit: CorrectionFit }>();
+  const groups = new Map<string, LatencyObservation[]>();
+  for (const o of observations) {
+    if (!byId.has(o.profileId))
+      throw new Error(`observation names unknown profile "${o.profileId}"`);
+    groups.set(o.profileId, [...(groups.get(o.profileId) ?? []), o]);
+  }
+  for (const [profileId, group] of groups) {
+    const profile = byId.get(profileId) as DeviceProfile;
+    classes.set(profileId, fitCorrection(group, profile, options));
+    const devices = new Map<string, LatencyObservation[]>();
+    for (const o of group)
+      if (o.deviceId !== undefined)
+        devices.set(o.deviceId, [...(devices.get(o.deviceId) ?? []), o]);
+    for (const [deviceId, samples] of devices) {
+      if (samples.length < (options.minSamplesPerDevice ?? 3)) continue;
+      perDevice.set(deviceId, { profileId, fit: fitCorrection(samples, profile, options) });
+    }
+  }
+  return new LatencyCalibration(classes, perDevice);
+}
+
+export interface PredictionQuality {
+  count: number;
+  /** Share of predictions within ±10 % of the measurement (0..1). */
+  within10Percent: number;
+  /** Mean absolute percentage error, percent. */
+  mapePercent: number;
+  /** Worst absolute percentage error, percent. */
+  maxErrorPercent: number;
+}
+
+/** Quality of predictions against measurements (typically held-out observations). */
+export function predictionQuality(
+  pairs: ReadonlyArray<{ predictedMs: number; measuredMs: number }>,
+): PredictionQuality {
+  if (pairs.length === 0)
+    return { count: 0, within10Percent: 0, mapePercent: 0, maxErrorPercent: 0 };
+  const errors = pairs.map((p) => Math.abs(p.predictedMs - p.measuredMs) / p.measuredMs);
+  return {
+    count: pairs.length,
+    within10Percent: errors.filter((e) => e <= 0.1).length / pairs.length,
+    mapePercent: (100 * errors.reduce((a, b) => a + b, 0)) / pairs.length,
+    maxErrorPercent: 100 * Math.max(...errors),
+  };
+}
+
+/** Seeded split of observations into a fitting set and a held-out set. */
+export function holdOut<T>(
+  items: readonly T[],
+  fraction: number,
+  seed = 1,
+): { fit: T[]; heldOut: T[] } {
+  if (!(fraction > 0 && fraction < 1))
+    throw new RangeError(`held-out fraction must be in (0, 1), got ${fraction}`);
+  const order = items.map((item, i) => ({ item, key: hash(seed * 7919 + i) }));
+  order.sort((a, b) => a.key - b.key);
+  const cut = Math.max(1, Math.round(items.length * fraction));
+  return {
+    heldOut: order.slice(0, cut).map((o) => o.item),
+    fit: order.slice(cut).map((o) => o.item),
+  };
+}
+
+function hash(n: number): number {
+  let x = (n ^ 0x9e3779b9) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Fits on one part, predicts the held-out part: the honest measure of calibration quality. */
+export function evaluateCalibration(
+  observations: readonly LatencyObservation[],
+  profiles: readonly DeviceProfile[],
+  heldOutFraction = 0.3,
+  options: CalibrationOptions & { seed?: number } = {},
+): {
+  calibration: LatencyCalibration;
+  quality: PredictionQuality;
+  uncalibrated: PredictionQuality;
+} {
+  const { fit, heldOut } = holdOut(observations, heldOutFraction, options.seed);
+  const calibration = calibrate(fit, profiles, options);
+  const byId = new Map(profiles.map((p) => [p.id, p]));
+  const pairs = (factorsOf: (o: LatencyObservation) => CorrectionFactors) =>
+    heldOut.map((o) => {
+      const terms = layerTerms(o.graph, byId.get(o.profileId) as DeviceProfile, o.options);
+      const k = factorsOf(o);
+      return {
+        predictedMs: 1e3 * terms.reduce((s, t) => s + layerSeconds(t, k), 0),
+        measuredMs: o.latencyMs,
+      };
+    });
+  return {
+    calibration,
+    quality: predictionQuality(pairs((o) => calibration.factorsFor(o.profileId, o.deviceId))),
+    uncalibrated: predictionQuality(pairs(() => IDENTITY_FACTORS)),
+  };
+}
