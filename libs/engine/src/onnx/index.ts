@@ -7,3 +7,5 @@ export * from './onnx-export';
 export * from './onnx-import';
 export * from './packed-weights';
 export * from './ort-session';
+export * from './ort-calibration';
+export * from './qdq-export';

@@ -41,7 +41,7 @@ export type WeightEncoder = (
   name: string,
   dims: number[],
   data: Float32Array,
-  /** Axis of output channels in `dims` (0 for Conv OIHW; 0 for Gemm B with transB=1). */
+  /** Axis of output channels in `dims`: always 0 (Conv OIHW, Gemm B with transB=1, bias). */
   channelAxis: number,
 ) => string;
 
@@ -51,6 +51,8 @@ export interface ActivationQdq {
   zeroPoint: number;
   /** ONNX element type of the quantized tensor (uint8/int8/uint4/int4). */
   dataType: number;
+  /** Clip to [lo, hi] before quantizing: a grid of fewer levels than the storage type. */
+  clip?: [number, number];
 }
 
 export interface OnnxExportOptions {
@@ -60,8 +62,12 @@ export interface OnnxExportOptions {
   opset?: number;
   /** Per conv/dense node id: how to store its kernel (default: float initializer). */
   weightEncoders?: ReadonlyMap<string, WeightEncoder>;
+  /** Per conv/dense node id: how to store its bias (called after its kernel's encoder). */
+  biasEncoders?: ReadonlyMap<string, WeightEncoder>;
   /** Per node id (including the input node): QDQ on that node's output. */
   activationQdq?: ReadonlyMap<string, ActivationQdq>;
+  /** Write fakeQuant nodes without a QDQ spec as Identity (used to calibrate a float copy). */
+  fakeQuantAsIdentity?: boolean;
   /** Extra metadata_props entries. */
   extraMetadata?: Record<string, string>;
 }
@@ -113,6 +119,7 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
   const consumers = consumersOf(graph);
   const emit = new OnnxEmitter();
   const encoders = options.weightEncoders ?? new Map<string, WeightEncoder>();
+  const biasEncoders = options.biasEncoders ?? new Map<string, WeightEncoder>();
   const qdq = options.activationQdq ?? new Map<string, ActivationQdq>();
   const tensorOf = new Map<string, string>(); // IR node id -> ONNX tensor carrying its output
   /** Dense nodes fed by an NHWC flatten written as an NCHW Flatten: their rows are reordered. */
@@ -131,7 +138,7 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
     data: Float32Array,
   ): string => {
     const name = `${node.id}/${role}`;
-    const encoder = role === 'kernel' ? encoders.get(node.id) : undefined;
+    const encoder = (role === 'kernel' ? encoders : biasEncoders).get(node.id);
     return (encoder ?? floatWeight)(emit, name, dims, data, 0);
   };
   const produce = (node: GraphNode, tensor: string): void => {
@@ -146,7 +153,24 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
     const zp = emit.initializer(
       zeroPointTensor(`${node.id}/aq.zero_point`, spec.dataType, [spec.zeroPoint]),
     );
-    emit.node('QuantizeLinear', `${node.id}/aq.quantize`, [tensor, scale, zp], [`${node.id}/aq.q`]);
+    let toQuantize = tensor;
+    if (spec.clip) {
+      // Fewer levels than the storage type holds: clip to the grid's range first.
+      const lo = emit.initializer(
+        floatTensor(`${node.id}/aq.min`, [], Float32Array.of(spec.clip[0])),
+      );
+      const hi = emit.initializer(
+        floatTensor(`${node.id}/aq.max`, [], Float32Array.of(spec.clip[1])),
+      );
+      emit.node('Clip', `${node.id}/aq.clip`, [tensor, lo, hi], [`${node.id}/aq.clipped`]);
+      toQuantize = `${node.id}/aq.clipped`;
+    }
+    emit.node(
+      'QuantizeLinear',
+      `${node.id}/aq.quantize`,
+      [toQuantize, scale, zp],
+      [`${node.id}/aq.q`],
+    );
     emit.node(
       'DequantizeLinear',
       `${node.id}/aq.dequantize`,
@@ -182,8 +206,7 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
           : convKernelToOihw(kernel.data, kernel.shape);
         const ins = [src(node.inputs[0]!), weightInput(node, 'kernel', dims, data)];
         if (node.attrs.useBias) {
-          const bias = requireWeight(model, `${node.id}/bias`);
-          ins.push(emit.initializer(floatTensor(`${node.id}/bias`, [outC], bias.data)));
+          ins.push(weightInput(node, 'bias', [outC], requireWeight(model, `${node.id}/bias`).data));
         }
         emit.node(
           'Conv',
@@ -300,9 +323,7 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
         ];
         if (node.attrs.useBias)
           ins.push(
-            emit.initializer(
-              floatTensor(`${node.id}/bias`, [units], requireWeight(model, `${node.id}/bias`).data),
-            ),
+            weightInput(node, 'bias', [units], requireWeight(model, `${node.id}/bias`).data),
           );
         emit.node('Gemm', node.id, ins, [out(node)], [attrInt('transB', 1)]);
         break;
@@ -312,7 +333,7 @@ export function buildOnnxModel(input: Model, options: OnnxExportOptions = {}): o
         break;
       case 'fakeQuant':
         // Activation quantization is carried by the QDQ spec of this node (see qdq-export.ts).
-        if (!qdq.has(node.id))
+        if (!qdq.has(node.id) && !options.fakeQuantAsIdentity)
           throw new Error(
             `cannot export fakeQuant node "${node.id}" as float: use the quantized export`,
           );

@@ -22,6 +22,8 @@ export async function createOrtSession(
   return InferenceSession.create(runnable, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    // Warnings (e.g. about serializing an NCHWc-optimized graph) are not errors of ours.
+    logSeverityLevel: 3,
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     ...(options.optimizedModelFilePath
       ? { optimizedModelFilePath: options.optimizedModelFilePath }

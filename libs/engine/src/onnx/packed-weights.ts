@@ -57,8 +57,10 @@ export interface ChannelGrid {
 }
 
 /**
- * Fits, per output channel, `scale * k + offset` with k in [0, 2^bits) spanning [min, max]. For a
- * tensor that was fake-quantized to `bits` levels on that range this reproduces it exactly.
+ * Fits, per output channel, `scale * k + offset` with k in [0, 2^bits). A channel that already lies
+ * on such a grid (a fake-quantized kernel, possibly using only some of the levels) is reproduced
+ * exactly: the grid step is recovered from the gaps between its distinct values. Otherwise the
+ * grid spans [min, max] (plain min/max quantization).
  */
 export function fitChannelGrid(data: Float32Array, channels: number, bits: number): ChannelGrid {
   const per = data.length / channels;
@@ -68,22 +70,37 @@ export function fitChannelGrid(data: Float32Array, channels: number, bits: numbe
   const offset = new Float32Array(channels);
   let maxError = 0;
   for (let c = 0; c < channels; c++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = c * per; i < (c + 1) * per; i++) {
-      lo = Math.min(lo, data[i]!);
-      hi = Math.max(hi, data[i]!);
-    }
-    const s = hi > lo ? (hi - lo) / levels : 1;
+    const values = data.subarray(c * per, (c + 1) * per);
+    const [s, lo] = recoverGrid(values, levels);
     scale[c] = s;
     offset[c] = lo;
-    for (let i = c * per; i < (c + 1) * per; i++) {
-      const k = Math.min(levels, Math.max(0, Math.round((data[i]! - lo) / s)));
-      codes[i] = k;
-      maxError = Math.max(maxError, Math.abs(Math.fround(scale[c]! * k + offset[c]!) - data[i]!));
+    for (let i = 0; i < per; i++) {
+      const k = Math.min(levels, Math.max(0, Math.round((values[i]! - lo) / s)));
+      codes[c * per + i] = k;
+      maxError = Math.max(maxError, Math.abs(Math.fround(s * k + lo) - values[i]!));
     }
   }
   return { codes, scale, offset, maxError };
+}
+
+/** [step, offset] of the uniform grid of at most levels+1 values holding `values`, else min/max. */
+function recoverGrid(values: Float32Array, levels: number): [number, number] {
+  const distinct = [...new Set(values)].sort((a, b) => a - b);
+  const lo = distinct[0]!;
+  const hi = distinct[distinct.length - 1]!;
+  if (hi <= lo) return [1, lo];
+  const span = hi - lo;
+  if (distinct.length <= levels + 1) {
+    let step = Infinity;
+    for (let i = 1; i < distinct.length; i++)
+      step = Math.min(step, distinct[i]! - distinct[i - 1]!);
+    const onGrid =
+      span / step <= levels + 1e-3 &&
+      distinct.every((v) => Math.abs((v - lo) / step - Math.round((v - lo) / step)) < 1e-3);
+    // Refine the step from the whole span, which averages out float32 rounding of the gaps.
+    if (onGrid) return [span / Math.round(span / step), lo];
+  }
+  return [span / levels, lo];
 }
 
 /** A WeightEncoder storing the kernel bit-packed; `entries` collects what the metadata must list. */
