@@ -1,3 +1,4 @@
 export * from './objective';
 export * from './pruning';
 export * from './latency';
+export * from './aap';

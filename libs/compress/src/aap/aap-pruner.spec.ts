@@ -1,0 +1,183 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  GraphExecutor,
+  type Dataset,
+  type Model,
+  buildModel,
+  initEngineBackend,
+  syntheticDataset,
+} from '@edgecompress/engine';
+import { PredictedLatencyOracle } from '../latency';
+import { ObjectiveError, parseObjective } from '../objective';
+import {
+  analyzeDependencies,
+  maskChannels,
+  modelCost,
+  nodeFlops,
+  removeChannels,
+} from '../pruning';
+import { tinyResNet } from '../pruning/test-models.fixture';
+import type { AapEvent, AapOptions } from './aap-types';
+import { runAap } from './aap-pruner';
+import { computeAttentionScores } from './attention-scores';
+import { classScores, groupShares, planAtThreshold } from './threshold-plan';
+import { l1NormPruning, oneShotAttentionPruning } from './budget-pruning';
+
+const data: Dataset = syntheticDataset({
+  inputShape: [8, 8, 3],
+  numClasses: 3,
+  trainCount: 600,
+  testCount: 200,
+  seed: 3,
+});
+
+/** A predictor in FLOPs (1 MFLOP = 1 ms): deterministic, with per-layer times. */
+const flopsOracle = new PredictedLatencyOracle({
+  deviceIds: () => ['flops-box'],
+  predict: (model) => {
+    const perNode = new Map([...nodeFlops(model.graph)].map(([id, f]) => [id, f / 1e6]));
+    return { totalMs: [...perNode.values()].reduce((a, b) => a + b, 0), perNodeMs: perNode };
+  },
+});
+
+const quick = (spec: string, maxDrop: number, extra: Partial<AapOptions> = {}): AapOptions => ({
+  objective: parseObjective(spec, { maxAccuracyDrop: maxDrop }),
+  fineTune: { steps: 3, batchSize: 32, lr: 0.01 },
+  validationCount: 100,
+  calibrationBatches: 2,
+  calibrationBatchSize: 32,
+  maxRounds: 8,
+  ...extra,
+});
+
+describe('AAP runner', () => {
+  before(async () => {
+    await initEngineBackend();
+  });
+
+  it('zero-scored channels are exactly the ones masked, and removing them keeps the function', () => {
+    const model = buildModel('resnet8', { inputShape: [8, 8, 3], numClasses: 3, seed: 2 });
+    const analysis = analyzeDependencies(model.graph);
+    const masked = new Set<number>();
+    for (const g of analysis.groups.filter((x) => x.prunable)) masked.add(g.channels[1]!.id);
+    const maskedModel = maskChannels(model, analysis, masked);
+    const scores = classScores(
+      analysis,
+      computeAttentionScores(maskedModel, data.train, { batches: 2, batchSize: 32 }),
+    );
+    for (const id of masked) assert.equal(scores.get(id), 0, `class ${id} scores 0`);
+    const plan = planAtThreshold(analysis, scores, groupShares(model, analysis, 'params'), 0);
+    assert.deepEqual([...plan.removed].sort(), [...masked].sort());
+    const pruned = removeChannels(maskedModel, analysis, plan.removed).model;
+    const x = tf.tensor(data.train.images.subarray(0, 16 * 192), [16, 8, 8, 3]) as tf.Tensor4D;
+    const outs = [maskedModel, pruned].map((m) => {
+      const ex = new GraphExecutor(m);
+      const y = ex.forward(x, { training: false }).logits;
+      const v = y.dataSync();
+      y.dispose();
+      ex.dispose();
+      return v;
+    });
+    x.dispose();
+    outs[0]!.forEach((v, i) => assert.ok(Math.abs(v - outs[1]![i]!) < 1e-4));
+  });
+
+  it('params target: stops at the first feasible round reaching it, records every round', async () => {
+    const events: AapEvent[] = [];
+    const result = await runAap(
+      tinyResNet(),
+      data,
+      quick('params=0.3', 100, { onProgress: (e) => events.push(e) }),
+    );
+    assert.equal(result.provenance.stopReason, 'target-reached');
+    assert.equal(result.targetMet, true);
+    assert.ok(result.metrics.params <= 0.7 * result.baseline.params);
+    assert.equal(modelCost(result.model).params, result.metrics.params);
+    const rounds = result.trajectory.slice(1);
+    assert.equal(rounds.length, result.provenance.decisions.length);
+    assert.equal(events.filter((e) => e.kind === 'round').length, rounds.length);
+    assert.equal(events[0]!.kind, 'baseline');
+    assert.equal(events.at(-1)!.kind, 'done');
+    // thresholds only grow while every round is kept
+    for (let i = 1; i < rounds.length; i++)
+      assert.ok(rounds[i]!.threshold > rounds[i - 1]!.threshold);
+    assert.ok(result.metrics.testAccuracy !== undefined);
+  });
+
+  it('accuracy objective with a zero drop budget never returns an infeasible round', async () => {
+    const result = await runAap(tinyResNet(), data, quick('accuracy', 0, { maxRounds: 4 }));
+    assert.equal(result.targetMet, null);
+    const chosen = result.trajectory.find((r) => r.round === result.round)!;
+    assert.ok(chosen.feasible);
+    assert.ok(chosen.metrics.accuracy >= result.baseline.accuracy);
+    for (const r of result.trajectory.slice(1)) {
+      assert.equal(r.verdict, r.feasible ? 'kept' : 'rolled-back');
+    }
+  });
+
+  it('latency objective on a predicted device weights thresholds by predicted latency', async () => {
+    const base = (await flopsOracle.measure(tinyResNet(), 'flops-box')).p50Ms;
+    const target = base * 0.75;
+    const result = await runAap(
+      tinyResNet(),
+      data,
+      quick(`latency=${target}ms@flops-box`, 100),
+      flopsOracle,
+    );
+    assert.equal(result.provenance.weighting, 'latency');
+    assert.equal(result.targetMet, true);
+    assert.ok(result.metrics.latencyMs! <= target);
+    assert.equal(result.metrics.latencySource, 'predicted');
+  });
+
+  it('bad objectives fail before any training: unknown device, target already met, no oracle', async () => {
+    await assert.rejects(
+      runAap(tinyResNet(), data, quick('latency=1ms@pi-9', 1), flopsOracle),
+      /unknown device "pi-9"/,
+    );
+    await assert.rejects(
+      runAap(tinyResNet(), data, quick('latency=1000ms@flops-box', 1), flopsOracle),
+      /target already met/,
+    );
+    await assert.rejects(
+      runAap(tinyResNet(), data, quick('latency=1ms@flops-box', 1)),
+      ObjectiveError,
+    );
+    await assert.rejects(
+      runAap(tinyResNet(), data, {
+        ...quick('params=0.5', 1),
+        fineTune: { steps: -1, batchSize: 8, lr: 0.1 },
+      }),
+      /steps must be an integer >= 0/,
+    );
+  });
+
+  it('baselines reach the same parameter budget', async () => {
+    const model: Model = tinyResNet();
+    const targetParams = Math.round(modelCost(model).params * 0.6);
+    const common = {
+      targetParams,
+      fineTune: { steps: 3, batchSize: 32, lr: 0.01 },
+      validationCount: 100,
+    };
+    const l1 = await l1NormPruning(model, data, common);
+    const oneShot = await oneShotAttentionPruning(model, data, {
+      ...common,
+      attention: { batches: 2, batchSize: 32 },
+    });
+    for (const r of [l1, oneShot]) {
+      assert.ok(r.params <= targetParams, `${r.method}: ${r.params} > ${targetParams}`);
+      assert.ok(
+        r.params > targetParams * 0.7,
+        `${r.method} prunes near the budget, not far past it`,
+      );
+      assert.ok(r.testAccuracy >= 0 && r.testAccuracy <= 1);
+    }
+    await assert.rejects(
+      l1NormPruning(model, data, { ...common, targetParams: 10 }),
+      /below what pruning every group/,
+    );
+  });
+});

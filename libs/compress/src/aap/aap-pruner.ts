@@ -1,0 +1,327 @@
+/**
+ * Automatic Attention Pruning: rounds of (score, prune at T, fine-tune, judge) driven by the
+ * adaptive policy until the objective's semantics say stop. Every round's state is recorded; the
+ * result is the best feasible round with its provenance.
+ */
+import {
+  type Dataset,
+  type Model,
+  type Split,
+  evaluate,
+  initEngineBackend,
+} from '@edgecompress/engine';
+import { type LatencyMeasurement, type LatencyOracle, assertDeviceKnown } from '../latency';
+import {
+  type ModelMetrics,
+  type Objective,
+  ObjectiveError,
+  assertTargetNotMet,
+  describeObjective,
+  judge,
+  validateObjective,
+} from '../objective';
+import { analyzeDependencies, modelCost, removeChannels } from '../pruning';
+import {
+  type AdaptivePolicyConfig,
+  type PolicyDecision,
+  type PolicyState,
+  type StopReason,
+  decide,
+  initialPolicyState,
+} from './adaptive-policy';
+import type { AapOptions, AapResult, RoundMetrics, RoundRecord } from './aap-types';
+import { computeAttentionScores } from './attention-scores';
+import { fineTune, validateBudget } from './fine-tune';
+import {
+  type ThresholdWeighting,
+  classScores,
+  defaultLambda,
+  groupShares,
+  nextEffectiveThreshold,
+  planAtThreshold,
+} from './threshold-plan';
+
+/** Training split minus a validation tail: the policy never sees test data. */
+export function holdOut(dataset: Dataset, count: number): { fit: Split; validation: Split } {
+  const split = dataset.train;
+  const size = dataset.inputShape[0] * dataset.inputShape[1] * dataset.inputShape[2];
+  if (!split.labels) throw new Error(`${dataset.name}: AAP needs a labeled training split`);
+  if (!(count >= 1 && count < split.count)) {
+    throw new RangeError(`validationCount must be in [1, ${split.count - 1}], got ${count}`);
+  }
+  const cut = split.count - count;
+  return {
+    fit: {
+      images: split.images.subarray(0, cut * size),
+      labels: split.labels.subarray(0, cut),
+      count: cut,
+    },
+    validation: {
+      images: split.images.subarray(cut * size),
+      labels: split.labels.subarray(cut),
+      count,
+    },
+  };
+}
+
+function defaultWeighting(objective: Objective): ThresholdWeighting {
+  if (objective.metric === 'latency') return 'latency';
+  if (objective.metric === 'flops') return 'flops';
+  return 'params';
+}
+
+/** Which reduction ranks feasible rounds when no target was reached. */
+function rankMetric(objective: Objective, weighting: ThresholdWeighting): keyof ModelMetrics {
+  switch (objective.metric) {
+    case 'flops':
+      return 'flops';
+    case 'size':
+      return 'sizeBytes';
+    case 'latency':
+      return 'latencyMs';
+    case 'params':
+      return 'params';
+    case 'accuracy':
+      return weighting === 'flops' ? 'flops' : 'params';
+  }
+}
+
+export async function runAap(
+  input: Model,
+  dataset: Dataset,
+  options: AapOptions,
+  oracle?: LatencyOracle,
+): Promise<AapResult> {
+  const objective = validateObjective(options.objective);
+  validateBudget(options.fineTune);
+  await initEngineBackend();
+  const now = options.now ?? (() => Date.now());
+  const started = now();
+  const startedAt = new Date().toISOString();
+  const emit = options.onProgress ?? (() => undefined);
+  const needLatency = objective.metric === 'latency';
+  if (needLatency && !oracle) {
+    throw new ObjectiveError('the latency objective needs a latency oracle');
+  }
+  if (needLatency) await assertDeviceKnown(oracle!, objective.device!);
+  const device = objective.device;
+  const measureLatency = async (model: Model): Promise<LatencyMeasurement | undefined> =>
+    oracle && device ? oracle.measure(model, device) : undefined;
+
+  const validationCount =
+    options.validationCount ?? Math.min(5000, Math.floor(dataset.train.count / 10));
+  const { fit, validation } = holdOut(dataset, validationCount);
+  const depOptions = {
+    pruneStem: options.pruneStem ?? true,
+    pruneClassifier: options.pruneClassifier ?? false,
+  };
+  const minChannels = options.minChannels ?? 1;
+  const calibration = {
+    batches: options.calibrationBatches ?? 8,
+    batchSize: options.calibrationBatchSize ?? 64,
+    power: options.power ?? 1,
+  };
+
+  const metricsOf = async (model: Model, withTest: boolean): Promise<RoundMetrics> => {
+    const cost = modelCost(model);
+    const accuracy = evaluate(model, validation).accuracy;
+    const latency = await measureLatency(model);
+    return {
+      accuracy,
+      ...(withTest ? { testAccuracy: evaluate(model, dataset.test).accuracy } : {}),
+      ...cost,
+      ...(latency ? { latencyMs: latency.p50Ms, latencySource: latency.source } : {}),
+    };
+  };
+
+  // Round 0: the unpruned model.
+  const baseline = await metricsOf(input, true);
+  if (needLatency) assertTargetNotMet(objective, baseline);
+  let weighting = options.weighting ?? defaultWeighting(objective);
+  let weightingNote: string | undefined;
+  const perNodeMs = async (model: Model): Promise<ReadonlyMap<string, number> | undefined> =>
+    weighting === 'latency' ? (await measureLatency(model))?.perNodeMs : undefined;
+  if (weighting === 'latency' && !(await perNodeMs(input))) {
+    weightingNote = `the ${objective.latencySource} latency oracle gives no per-layer times; thresholds are weighted by FLOPs`;
+    weighting = 'flops';
+  }
+  const baseAnalysis = analyzeDependencies(input.graph, depOptions);
+  const baseScores = classScores(baseAnalysis, computeAttentionScores(input, fit, calibration));
+  const lambda = options.lambda ?? defaultLambda(baseAnalysis, baseScores);
+  const policy: AdaptivePolicyConfig = {
+    initialThreshold: options.initialThreshold ?? 0,
+    lambda,
+    resetLimit: options.resetLimit ?? 3,
+    lambdaFloor: options.lambdaFloor ?? lambda / 1024,
+    maxRounds: options.maxRounds ?? 100,
+    ...(options.wallClockMs !== undefined ? { wallClockMs: options.wallClockMs } : {}),
+  };
+  let state: PolicyState = initialPolicyState(policy);
+
+  const baseVerdict = judge(objective, baseline, baseline);
+  const trajectory: RoundRecord[] = [
+    {
+      round: 0,
+      startFrom: 0,
+      threshold: 0,
+      lambda,
+      skippedSteps: 0,
+      removedChannels: 0,
+      groups: [],
+      metrics: baseline,
+      dropPoints: 0,
+      reduction: 0,
+      feasible: true,
+      targetReached: baseVerdict.targetReached,
+      verdict: 'baseline',
+      seconds: (now() - started) / 1000,
+    },
+  ];
+  emit({ kind: 'baseline', record: trajectory[0]!, lambda, weighting });
+
+  const models = new Map<number, Model>([[0, input]]);
+  const decisions: PolicyDecision[] = [];
+  const rank = rankMetric(objective, weighting);
+  let best = trajectory[0]!;
+  const better = (a: RoundRecord, b: RoundRecord): boolean => {
+    if (a.targetReached !== b.targetReached) return a.targetReached;
+    const va = a.metrics[rank] as number;
+    const vb = b.metrics[rank] as number;
+    return va < vb || (va === vb && a.metrics.accuracy > b.metrics.accuracy);
+  };
+  let stopReason: StopReason | 'nothing-to-prune' | 'aborted' | null = null;
+  let bestModel = input;
+
+  while (!state.stopped) {
+    if (options.signal?.aborted) {
+      stopReason = 'aborted';
+      break;
+    }
+    const roundStart = now();
+    const round = state.round;
+    const from = models.get(state.startFrom);
+    if (!from) throw new Error(`internal: the model of round ${state.startFrom} was released`);
+    const analysis = analyzeDependencies(from.graph, depOptions);
+    const scores = classScores(analysis, computeAttentionScores(from, fit, calibration));
+    const shares = groupShares(from, analysis, weighting, await perNodeMs(from));
+    // Thresholds that would remove nothing are skipped in whole λ steps (no training needed).
+    let threshold = state.threshold;
+    let plan = planAtThreshold(analysis, scores, shares, threshold, minChannels);
+    let skippedSteps = 0;
+    if (plan.removed.size === 0) {
+      const effective = nextEffectiveThreshold(analysis, scores, shares, minChannels);
+      if (!Number.isFinite(effective)) {
+        stopReason = 'nothing-to-prune';
+        break;
+      }
+      skippedSteps = Math.max(1, Math.ceil((effective - threshold) / state.lambda - 1e-9));
+      threshold += skippedSteps * state.lambda;
+      plan = planAtThreshold(analysis, scores, shares, threshold, minChannels);
+      state = { ...state, threshold };
+    }
+    const { model: pruned } = removeChannels(from, analysis, plan.removed);
+    emit({
+      kind: 'round-start',
+      round,
+      threshold,
+      lambda: state.lambda,
+      removedChannels: plan.removed.size,
+      params: modelCost(pruned).params,
+    });
+    const tuned = await fineTune(pruned, dataset, fit, options.fineTune, round, (p) => {
+      if (p.kind === 'step') {
+        emit({
+          kind: 'fine-tune',
+          round,
+          step: p.globalStep,
+          totalSteps: p.totalSteps,
+          loss: p.loss,
+        });
+      }
+    });
+    const metrics = await metricsOf(tuned, options.testEveryRound ?? false);
+    const verdict = judge(objective, baseline, metrics);
+    const step = decide(
+      state,
+      {
+        feasible: verdict.feasible,
+        targetReached: verdict.targetReached,
+        elapsedMs: now() - started,
+      },
+      policy,
+    );
+    decisions.push(step.decision);
+    const record: RoundRecord = {
+      round,
+      startFrom: state.startFrom,
+      threshold,
+      lambda: state.lambda,
+      skippedSteps,
+      removedChannels: plan.removed.size,
+      groups: plan.groups.filter((g) => g.kept < g.channels),
+      metrics,
+      dropPoints: verdict.dropPoints,
+      reduction: verdict.reduction,
+      feasible: verdict.feasible,
+      targetReached: verdict.feasible && verdict.targetReached,
+      verdict: step.decision.verdict,
+      decision: step.decision,
+      seconds: (now() - roundStart) / 1000,
+    };
+    trajectory.push(record);
+    emit({ kind: 'round', record });
+    models.set(round, tuned);
+    if (record.feasible && better(record, best)) {
+      best = record;
+      bestModel = tuned;
+    }
+    state = step.state;
+    // Keep only the models the policy may return to.
+    const live = new Set([...state.track.map((t) => t.round), state.startFrom]);
+    for (const r of models.keys()) if (!live.has(r)) models.delete(r);
+  }
+  stopReason ??= state.stopped!;
+  emit({ kind: 'done', stopReason, bestRound: best.round });
+
+  const final: RoundMetrics =
+    best.metrics.testAccuracy !== undefined
+      ? best.metrics
+      : { ...best.metrics, testAccuracy: evaluate(bestModel, dataset.test).accuracy };
+  const targetMet = objective.metric === 'accuracy' ? null : best.targetReached;
+  const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
+  const paramsCut = 1 - final.params / baseline.params;
+  const flopsCut = 1 - final.flops / baseline.flops;
+  const summary =
+    `${describeObjective(objective)}: round ${best.round} of ${trajectory.length - 1}, ` +
+    `params -${pct(paramsCut)}, FLOPs -${pct(flopsCut)}, ` +
+    `validation drop ${best.dropPoints.toFixed(2)} pt` +
+    (final.latencyMs !== undefined ? `, p50 ${final.latencyMs.toFixed(3)} ms` : '') +
+    (targetMet === false
+      ? `; TARGET NOT MET (accuracy broke first): best feasible round returned`
+      : '') +
+    ` (stopped: ${stopReason})`;
+
+  const { onProgress: _p, signal: _s, now: _n, ...recordable } = options;
+  return {
+    model: bestModel,
+    round: best.round,
+    metrics: final,
+    baseline,
+    targetMet,
+    summary,
+    trajectory,
+    provenance: {
+      method: 'aap',
+      objective,
+      options: { ...recordable, ...depOptions, minChannels, calibration },
+      lambda,
+      weighting,
+      ...(weightingNote ? { weightingNote } : {}),
+      validation: { from: 'train-holdout', count: validationCount },
+      decisions,
+      stopReason,
+      startedAt,
+      seconds: (now() - started) / 1000,
+    },
+  };
+}

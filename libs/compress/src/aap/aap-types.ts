@@ -1,0 +1,110 @@
+/** Options, progress events and results of an AAP run. */
+import type { Model } from '@edgecompress/engine';
+import type { LatencyOrigin } from '../latency';
+import type { Objective } from '../objective';
+import type { PolicyDecision, StopReason } from './adaptive-policy';
+import type { FineTuneBudget } from './fine-tune';
+import type { GroupPlan, ThresholdWeighting } from './threshold-plan';
+
+export interface AapOptions {
+  objective: Objective;
+  fineTune: FineTuneBudget;
+  /** Threshold weighting; default: latency objective -> latency (predictor) else flops; flops -> flops; otherwise params. */
+  weighting?: ThresholdWeighting;
+  /** λ0; default: the median nonzero group score of the input model. */
+  lambda?: number;
+  initialThreshold?: number;
+  resetLimit?: number;
+  /** Stop once λ < floor; default λ0 / 1024. */
+  lambdaFloor?: number;
+  maxRounds?: number;
+  wallClockMs?: number;
+  power?: number;
+  calibrationBatches?: number;
+  calibrationBatchSize?: number;
+  /** Channels every group keeps (default 1). */
+  minChannels?: number;
+  pruneStem?: boolean;
+  pruneClassifier?: boolean;
+  /** Examples held out from the END of the training split to judge rounds (default min(5000, 10%)). */
+  validationCount?: number;
+  /** Also measure test accuracy at every round (default: baseline and result only). */
+  testEveryRound?: boolean;
+  /** Milliseconds clock (injected in tests). */
+  now?: () => number;
+  signal?: AbortSignal;
+  onProgress?: (event: AapEvent) => void;
+}
+
+export interface RoundMetrics {
+  /** Validation accuracy (fraction) used by the policy. */
+  accuracy: number;
+  testAccuracy?: number;
+  params: number;
+  flops: number;
+  sizeBytes: number;
+  latencyMs?: number;
+  latencySource?: LatencyOrigin;
+}
+
+export interface RoundRecord {
+  round: number;
+  /** Round whose model this round started from. */
+  startFrom: number;
+  threshold: number;
+  lambda: number;
+  /** Thresholds skipped (whole λ steps) because they would prune nothing. */
+  skippedSteps: number;
+  removedChannels: number;
+  /** Groups that lost channels this round. */
+  groups: GroupPlan[];
+  metrics: RoundMetrics;
+  dropPoints: number;
+  reduction: number;
+  feasible: boolean;
+  targetReached: boolean;
+  verdict: 'kept' | 'rolled-back' | 'baseline';
+  decision?: PolicyDecision;
+  seconds: number;
+}
+
+export type AapEvent =
+  | { kind: 'baseline'; record: RoundRecord; lambda: number; weighting: ThresholdWeighting }
+  | {
+      kind: 'round-start';
+      round: number;
+      threshold: number;
+      lambda: number;
+      removedChannels: number;
+      params: number;
+    }
+  | { kind: 'fine-tune'; round: number; step: number; totalSteps: number; loss: number }
+  | { kind: 'round'; record: RoundRecord }
+  | { kind: 'done'; stopReason: StopReason | 'nothing-to-prune' | 'aborted'; bestRound: number };
+
+export interface AapProvenance {
+  method: 'aap';
+  objective: Objective;
+  options: Record<string, unknown>;
+  lambda: number;
+  weighting: ThresholdWeighting;
+  /** Set when the requested weighting could not be used (e.g. no per-layer latencies). */
+  weightingNote?: string;
+  validation: { from: 'train-holdout'; count: number };
+  decisions: PolicyDecision[];
+  stopReason: StopReason | 'nothing-to-prune' | 'aborted';
+  startedAt: string;
+  seconds: number;
+}
+
+export interface AapResult {
+  model: Model;
+  round: number;
+  metrics: RoundMetrics;
+  baseline: RoundMetrics;
+  /** null for the accuracy objective (it has no target). */
+  targetMet: boolean | null;
+  summary: string;
+  trajectory: RoundRecord[];
+  provenance: AapProvenance;
+}

@@ -1,0 +1,143 @@
+/**
+ * From attention scores to a set of channels to remove: each dependency group g prunes the
+ * channels whose (summed) score is <= T · w_g, where w_g is the group's share of the prunable
+ * parameters, FLOPs or predicted latency; a group always keeps `minChannels`.
+ */
+import type { Model } from '@edgecompress/engine';
+import { type DependencyAnalysis, nodeFlops, nodeParams } from '../pruning';
+import type { AttentionScores } from './attention-scores';
+
+export type ThresholdWeighting = 'params' | 'flops' | 'latency';
+
+/** Sum of the scores of every activation position that carries the class. */
+export function classScores(
+  analysis: DependencyAnalysis,
+  scores: AttentionScores,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  const activations = new Set(analysis.groups.flatMap((g) => g.scoredBy));
+  for (const id of activations) {
+    const values = scores.get(id);
+    const els = analysis.elements.get(id)!;
+    if (!values) throw new Error(`no attention scores for activation ${id}`);
+    if (values.length !== els.length) {
+      throw new Error(`activation ${id} has ${values.length} scores for ${els.length} channels`);
+    }
+    for (let i = 0; i < els.length; i++) {
+      const cls = analysis.classOf(els[i]!);
+      out.set(cls, (out.get(cls) ?? 0) + values[i]!);
+    }
+  }
+  return out;
+}
+
+/**
+ * Each prunable group's share of the prunable cost (sums to 1 over prunable groups).
+ * `latencyByNode` (ms per node, from a latency predictor) is required for the latency weighting.
+ */
+export function groupShares(
+  model: Model,
+  analysis: DependencyAnalysis,
+  weighting: ThresholdWeighting,
+  latencyByNode?: ReadonlyMap<string, number>,
+): Map<number, number> {
+  let cost: ReadonlyMap<string, number>;
+  if (weighting === 'params') cost = nodeParams(model);
+  else if (weighting === 'flops') cost = nodeFlops(model.graph);
+  else if (latencyByNode) cost = latencyByNode;
+  else throw new Error('the latency weighting needs per-layer latencies from the oracle');
+  const raw = new Map<number, number>();
+  let total = 0;
+  analysis.groups.forEach((g, gi) => {
+    if (!g.prunable) return;
+    const c = g.producers.reduce((s, p) => s + (cost.get(p) ?? 0), 0);
+    raw.set(gi, c);
+    total += c;
+  });
+  if (total <= 0) throw new Error(`the prunable layers have no ${weighting} to share`);
+  for (const [gi, c] of raw) raw.set(gi, c / total);
+  return raw;
+}
+
+export interface GroupPlan {
+  group: string;
+  channels: number;
+  kept: number;
+  threshold: number;
+}
+
+export interface PruningPlan {
+  threshold: number;
+  removed: Set<number>;
+  groups: GroupPlan[];
+}
+
+export function planAtThreshold(
+  analysis: DependencyAnalysis,
+  scores: ReadonlyMap<number, number>,
+  shares: ReadonlyMap<number, number>,
+  threshold: number,
+  minChannels = 1,
+): PruningPlan {
+  const removed = new Set<number>();
+  const groups: GroupPlan[] = [];
+  analysis.groups.forEach((g, gi) => {
+    const share = shares.get(gi);
+    if (!g.prunable || share === undefined) return;
+    const limit = threshold * share;
+    const ranked = g.channels
+      .map((c) => ({ id: c.id, score: scores.get(c.id) ?? 0 }))
+      .sort((a, b) => a.score - b.score || a.id - b.id);
+    const maxRemovable = Math.max(0, g.channels.length - Math.max(1, minChannels));
+    let n = 0;
+    while (n < maxRemovable && ranked[n]!.score <= limit) n++;
+    for (const c of ranked.slice(0, n)) removed.add(c.id);
+    groups.push({
+      group: g.id,
+      channels: g.channels.length,
+      kept: g.channels.length - n,
+      threshold: limit,
+    });
+  });
+  return { threshold, removed, groups };
+}
+
+/**
+ * The smallest threshold >= `from` that removes at least one more channel, or Infinity when no
+ * group can lose a channel. Used to skip rounds that would prune nothing.
+ */
+export function nextEffectiveThreshold(
+  analysis: DependencyAnalysis,
+  scores: ReadonlyMap<number, number>,
+  shares: ReadonlyMap<number, number>,
+  minChannels = 1,
+): number {
+  let best = Infinity;
+  analysis.groups.forEach((g, gi) => {
+    const share = shares.get(gi);
+    if (!g.prunable || !share || g.channels.length <= Math.max(1, minChannels)) return;
+    const lowest = Math.min(...g.channels.map((c) => scores.get(c.id) ?? 0));
+    best = Math.min(best, lowest / share);
+  });
+  return best;
+}
+
+/**
+ * The default λ, scaled to the model: the median over prunable groups of the mean nonzero channel
+ * score. A first step of this size prunes, in each group, channels scoring below ~1/L of typical.
+ */
+export function defaultLambda(
+  analysis: DependencyAnalysis,
+  scores: ReadonlyMap<number, number>,
+): number {
+  const means: number[] = [];
+  for (const g of analysis.groups) {
+    if (!g.prunable) continue;
+    const nonzero = g.channels.map((c) => scores.get(c.id) ?? 0).filter((s) => s > 0);
+    if (nonzero.length) means.push(nonzero.reduce((a, b) => a + b, 0) / nonzero.length);
+  }
+  if (!means.length) return 1;
+  means.sort((a, b) => a - b);
+  const mid = Math.floor(means.length / 2);
+  return means.length % 2 ? means[mid]! : (means[mid - 1]! + means[mid]!) / 2;
+}
