@@ -5,3 +5,4 @@ export * from './onnx';
 export * from './count';
 export * from './backend';
 export * from './train';
+export * from './format';

@@ -162,8 +162,8 @@ export class GraphBuilder {
     architecture: string;
     numClasses: number;
     output: string;
-    features: string;
-    stages: StageInfo[];
+    features?: string;
+    stages?: StageInfo[];
   }): Model {
     const model: Model = {
       graph: {
@@ -175,8 +175,8 @@ export class GraphBuilder {
         numClasses: meta.numClasses,
         nodes: this.nodes,
         output: meta.output,
-        features: meta.features,
-        stages: meta.stages,
+        ...(meta.features !== undefined && { features: meta.features }),
+        ...(meta.stages !== undefined && { stages: meta.stages }),
       },
       weights: this.weights,
     };

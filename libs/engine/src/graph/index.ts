@@ -4,3 +4,4 @@ export * from './shape-inference';
 export * from './weight-specs';
 export * from './validate-graph';
 export * from './executor';
+export * from './graph.schema';
