@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { supersedesState } from '@edgecompress/protocol';
+import { shouldReassertBirth, supersedesState } from '@edgecompress/protocol';
 
 const at = (connection: number, online: boolean, sentAt = 1000) => ({ connection, online, sentAt });
 
@@ -42,5 +42,20 @@ describe('supersedesState (birth/will race)', () => {
     let known: ReturnType<typeof at> | null = null;
     for (const m of messages) if (supersedesState(known, m)) known = m;
     assert.deepEqual(known, at(25, true, 240));
+  });
+});
+
+describe('shouldReassertBirth', () => {
+  it('re-publishes over a late will of an older connection or a stale state', () => {
+    assert.equal(shouldReassertBirth(9, { connection: 8, online: false }), true);
+    assert.equal(shouldReassertBirth(9, { connection: 8, online: true }), true);
+    assert.equal(shouldReassertBirth(9, null), true);
+  });
+  it('leaves its own current birth alone, and never fights a newer connection', () => {
+    assert.equal(shouldReassertBirth(9, { connection: 9, online: true }), false);
+    assert.equal(shouldReassertBirth(9, { connection: 10, online: true }), false);
+  });
+  it('re-publishes when its own connection shows offline while it is connected', () => {
+    assert.equal(shouldReassertBirth(9, { connection: 9, online: false }), true);
   });
 });

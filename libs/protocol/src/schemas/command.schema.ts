@@ -125,3 +125,8 @@ export type PingCommand = z.infer<typeof pingCommandSchema>;
 export type CancelCommand = z.infer<typeof cancelCommandSchema>;
 export type CommandMessage = z.infer<typeof commandMessageSchema>;
 export type CommandType = CommandMessage['type'];
+
+/** True when `now` (epoch ms) is past the command's deadline: it must not be started. */
+export function isCommandExpired(command: Pick<CommandMessage, 'deadline'>, now: number): boolean {
+  return now > command.deadline;
+}

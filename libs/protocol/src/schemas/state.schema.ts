@@ -54,3 +54,17 @@ export function supersedesState(
   // online (re-published birth, e.g. after a variant change) replaces it when not older.
   return !incoming.online || incoming.sentAt >= current.sentAt;
 }
+
+/**
+ * For an agent connected as `connection`: true when the retained state it sees on its own
+ * topic is not its current online birth (an older connection's late will, or its own state
+ * from before), so it should publish its birth again.
+ */
+export function shouldReassertBirth(
+  connection: number,
+  retained: Pick<StateMessage, 'connection' | 'online'> | null | undefined,
+): boolean {
+  if (!retained) return true;
+  if (retained.connection > connection) return false;
+  return retained.connection < connection || !retained.online;
+}
