@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './control-plane.config';
+
+describe('loadConfig', () => {
+  it('fills defaults: embedded broker on 127.0.0.1:1883, HTTP on 8080', () => {
+    const config = loadConfig({});
+    assert.equal(config.mqtt.mode, 'embedded');
+    assert.equal(config.mqtt.port, 1883);
+    assert.equal(config.http.port, 8080);
+    assert.equal(config.artifacts.chunkBytes, 64 * 1024);
+  });
+
+  it('lists every problem at once instead of failing on the first', () => {
+    try {
+      loadConfig({ EC_HTTP_PORT: 'eighty', EC_MQTT_MODE: 'external', EC_CHUNK_BYTES: '-1' });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      const text = err.problems.join('\n');
+      assert.match(text, /EC_HTTP_PORT/);
+      assert.match(text, /EC_CHUNK_BYTES/);
+      assert.match(text, /EC_MQTT_URL: required when EC_MQTT_MODE=external/);
+      assert.equal(err.problems.length, 3);
+    }
+  });
+
+  it('accepts an external broker URL', () => {
+    const config = loadConfig({ EC_MQTT_MODE: 'external', EC_MQTT_URL: 'mqtt://10.0.0.2:1883' });
+    assert.equal(config.mqtt.url, 'mqtt://10.0.0.2:1883');
+  });
+});

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { makeTempDir, type TempDir } from '@edgecompress/testing';
+import { MIGRATIONS } from './migrations';
+import { SqliteDatabase } from './sqlite.database';
+
+describe('SqliteDatabase', () => {
+  let dir: TempDir;
+  beforeEach(() => (dir = makeTempDir()));
+  afterEach(() => dir.cleanup());
+
+  it('opens in WAL with synchronous=FULL and a busy timeout', () => {
+    const database = new SqliteDatabase(join(dir.path, 'cp.db'));
+    assert.equal(database.db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(database.db.pragma('synchronous', { simple: true }), 2);
+    assert.equal(database.db.pragma('busy_timeout', { simple: true }), 5000);
+    assert.equal(database.schemaVersion(), MIGRATIONS.length);
+    database.close();
+  });
+
+  it('runs migrations once: reopening keeps the data and the version', () => {
+    const path = join(dir.path, 'cp.db');
+    const first = new SqliteDatabase(path);
+    first.write('test', () =>
+      first.db
+        .prepare('INSERT INTO api_tokens (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run('t1', 'admin', 'h', 1),
+    );
+    first.close();
+    const second = new SqliteDatabase(path);
+    assert.equal(second.schemaVersion(), MIGRATIONS.length);
+    assert.equal(
+      (second.db.prepare('SELECT COUNT(*) AS n FROM api_tokens').get() as { n: number }).n,
+      1,
+    );
+    second.close();
+  });
+
+  it('rolls a failed migration back whole and refuses to start', () => {
+    const path = join(dir.path, 'cp.db');
+    const broken = [
+      ...MIGRATIONS,
+      {
+        version: MIGRATIONS.length + 1,
+        name: 'broken',
+        sql: 'CREATE TABLE half (x INT); SELECT nope FROM missing;',
+      },
+    ];
+    assert.throws(() => new SqliteDatabase(path, broken), /no such table: missing/);
+    const reopened = new SqliteDatabase(path);
+    assert.equal(reopened.schemaVersion(), MIGRATIONS.length);
+    const half = reopened.db.prepare("SELECT name FROM sqlite_master WHERE name = 'half'").get();
+    assert.equal(half, undefined);
+    reopened.close();
+  });
+
+  it('refuses a database written by a newer build', () => {
+    const path = join(dir.path, 'cp.db');
+    const newer = [
+      ...MIGRATIONS,
+      { version: MIGRATIONS.length + 1, name: 'future', sql: 'CREATE TABLE f (x INT);' },
+    ];
+    new SqliteDatabase(path, newer).close();
+    assert.throws(() => new SqliteDatabase(path), /newer than this build knows/);
+  });
+});

@@ -1,0 +1,148 @@
+import { Controller, Delete, Get, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { invalid } from '../common/domain-errors';
+import { ArtifactsService } from '../artifacts/artifacts.service';
+import {
+  CompareVariantsQueryDto,
+  CreateModelQueryDto,
+  CreateVariantQueryDto,
+  ListVariantsQueryDto,
+} from './dto/model.dto';
+import { ModelsService } from './models.service';
+
+const binaryBody = { schema: { type: 'string', format: 'binary' } } as const;
+
+@ApiTags('models')
+@ApiBearerAuth()
+@Controller('api/v1')
+export class ModelsController {
+  constructor(
+    private readonly models: ModelsService,
+    private readonly artifacts: ArtifactsService,
+  ) {}
+
+  @Post('models')
+  @ApiConsumes('application/octet-stream')
+  @ApiBody(binaryBody)
+  @ApiCreatedResponse({
+    description:
+      'The model with its original variant; ONNX files are checked by the engine importer',
+  })
+  create(@Query() query: CreateModelQueryDto, @Req() request: Request) {
+    requireOctetStream(request);
+    return this.models.createModel(
+      { name: query.name, format: query.format ?? 'onnx', description: query.description },
+      request,
+    );
+  }
+
+  @Get('models')
+  list() {
+    return this.models.listModels();
+  }
+
+  @Get('models/:id')
+  get(@Param('id') id: string) {
+    return this.models.getModel(id);
+  }
+
+  @Delete('models/:id')
+  @ApiOkResponse({ description: 'Deleted; lists the artifacts garbage-collected with it' })
+  delete(@Param('id') id: string) {
+    return this.models.deleteModel(id);
+  }
+
+  @Post('models/:id/variants')
+  @ApiConsumes('application/octet-stream')
+  @ApiBody(binaryBody)
+  addVariant(
+    @Param('id') id: string,
+    @Query() query: CreateVariantQueryDto,
+    @Req() request: Request,
+  ) {
+    requireOctetStream(request);
+    const { name, method, parentVariantId, options, provenance, params, flops, accuracy } = query;
+    return this.models.addVariant(
+      id,
+      { name, method, parentVariantId, options, provenance, params, flops, accuracy },
+      request,
+    );
+  }
+
+  @Get('variants')
+  listVariants(@Query() query: ListVariantsQueryDto) {
+    return this.models.listVariants(query);
+  }
+
+  @Get('variants/compare')
+  @ApiOkResponse({
+    description: 'Params, FLOPs, bytes, accuracy and measured latency side by side',
+  })
+  compare(@Query() query: CompareVariantsQueryDto) {
+    const ids = query.ids
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (ids.length < 1 || ids.length > 20) throw invalid('ids must name 1 to 20 variants');
+    return this.models.compare(ids);
+  }
+
+  @Get('variants/:id')
+  getVariant(@Param('id') id: string) {
+    return this.models.getVariant(id);
+  }
+
+  @Get('variants/:id/artifact')
+  @ApiOkResponse({
+    description: 'The variant file',
+    content: { 'application/octet-stream': binaryBody },
+  })
+  download(@Param('id') id: string) {
+    const variant = this.models.getVariant(id);
+    return new StreamableFile(this.artifacts.stream(variant.artifactSha256), {
+      type: variant.format === 'onnx' ? 'application/onnx' : 'application/octet-stream',
+      length: variant.bytes,
+      disposition: `attachment; filename="${variant.id}.${variant.format === 'onnx' ? 'onnx' : 'json'}"`,
+    });
+  }
+
+  @Post('variants/:id/publish')
+  @ApiCreatedResponse({
+    description: 'Chunks and signed manifest published, retained, under ec/v1/artifacts/{sha256}/',
+  })
+  publish(@Param('id') id: string) {
+    return this.artifacts.publish(this.models.getVariant(id).artifactSha256);
+  }
+
+  @Delete('variants/:id')
+  deleteVariant(@Param('id') id: string) {
+    return this.models.deleteVariant(id);
+  }
+
+  @Post('artifacts/gc')
+  @ApiCreatedResponse({
+    description: 'Unreferenced artifacts deleted and their retained messages cleared',
+  })
+  gc() {
+    return this.artifacts.collectGarbage();
+  }
+
+  @Get('signing-key')
+  @ApiOkResponse({ description: 'Public key that verifies artifact manifests' })
+  signingKey() {
+    return this.artifacts.publicKey();
+  }
+}
+
+function requireOctetStream(request: Request): void {
+  if (!request.is('application/octet-stream'))
+    throw invalid('send the file as the raw body with Content-Type: application/octet-stream');
+}

@@ -1,0 +1,95 @@
+import { Injectable } from '@nestjs/common';
+import { SqliteDatabase } from '../database/sqlite.database';
+
+export interface ModelRow {
+  id: string;
+  name: string;
+  format: 'onnx' | 'engine';
+  description: string | null;
+  created_at: number;
+}
+
+export interface VariantRow {
+  id: string;
+  model_id: string;
+  parent_variant_id: string | null;
+  name: string;
+  method: string;
+  options_json: string;
+  provenance_json: string;
+  format: string;
+  params: number | null;
+  flops: number | null;
+  bytes: number;
+  accuracy: number | null;
+  artifact_sha256: string;
+  created_at: number;
+}
+
+/** Models and their variants (the original is the root variant, method "original"). */
+@Injectable()
+export class ModelsRepository {
+  constructor(private readonly database: SqliteDatabase) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  insertModel(row: ModelRow): void {
+    this.db
+      .prepare(
+        'INSERT INTO models (id, name, format, description, created_at) VALUES (@id, @name, @format, @description, @created_at)',
+      )
+      .run(row);
+  }
+
+  insertVariant(row: VariantRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO variants (id, model_id, parent_variant_id, name, method, options_json, provenance_json, format,
+           params, flops, bytes, accuracy, artifact_sha256, created_at)
+         VALUES (@id, @model_id, @parent_variant_id, @name, @method, @options_json, @provenance_json, @format,
+           @params, @flops, @bytes, @accuracy, @artifact_sha256, @created_at)`,
+      )
+      .run(row);
+  }
+
+  getModel(id: string): ModelRow | undefined {
+    return this.db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined;
+  }
+
+  listModels(): ModelRow[] {
+    return this.db.prepare('SELECT * FROM models ORDER BY created_at, id').all() as ModelRow[];
+  }
+
+  deleteModel(id: string): boolean {
+    return this.db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0;
+  }
+
+  getVariant(id: string): VariantRow | undefined {
+    return this.db.prepare('SELECT * FROM variants WHERE id = ?').get(id) as VariantRow | undefined;
+  }
+
+  listVariants(filter: { modelId?: string; method?: string }): VariantRow[] {
+    const where: string[] = [];
+    if (filter.modelId) where.push('model_id = @modelId');
+    if (filter.method) where.push('method = @method');
+    return this.db
+      .prepare(
+        `SELECT * FROM variants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`,
+      )
+      .all(filter) as VariantRow[];
+  }
+
+  childCount(variantId: string): number {
+    return (
+      this.db
+        .prepare('SELECT COUNT(*) AS n FROM variants WHERE parent_variant_id = ?')
+        .get(variantId) as { n: number }
+    ).n;
+  }
+
+  deleteVariant(id: string): boolean {
+    return this.db.prepare('DELETE FROM variants WHERE id = ?').run(id).changes > 0;
+  }
+}

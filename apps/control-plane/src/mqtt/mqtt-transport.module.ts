@@ -1,0 +1,47 @@
+import { Global, Module } from '@nestjs/common';
+import { LOGGER, type Logger } from '../common/logger';
+import { CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { DevicesModule } from '../devices/devices.module';
+import { DevicesService } from '../devices/devices.service';
+import { ControlPlaneCredentialsRepository } from './control-plane-credentials.repository';
+import { EmbeddedBrokerTransport } from './embedded-broker.transport';
+import { ExternalBrokerTransport } from './external-broker.transport';
+import { MosquittoFilesWriter } from './mosquitto-files.writer';
+import { MQTT_TRANSPORT, type MqttTransport } from './mqtt-transport';
+
+/** Chooses the broker from the config: embedded aedes (default) or an external URL. */
+@Global()
+@Module({
+  imports: [DevicesModule],
+  providers: [
+    ControlPlaneCredentialsRepository,
+    MosquittoFilesWriter,
+    {
+      provide: MQTT_TRANSPORT,
+      inject: [CONFIG, LOGGER, DevicesService, ControlPlaneCredentialsRepository],
+      useFactory: (
+        config: ControlPlaneConfig,
+        logger: Logger,
+        devices: DevicesService,
+        identity: ControlPlaneCredentialsRepository,
+      ): MqttTransport =>
+        config.mqtt.mode === 'external'
+          ? new ExternalBrokerTransport({
+              url: config.mqtt.url!,
+              username: identity.username,
+              password: identity.password,
+              logger: logger.child({ component: 'mqtt' }),
+            })
+          : new EmbeddedBrokerTransport({
+              host: config.mqtt.host,
+              port: config.mqtt.port,
+              wsPort: config.mqtt.wsPort,
+              authenticateDevice: (username, password) => devices.authenticate(username, password),
+              controlPlane: { username: identity.username, password: identity.password },
+              logger: logger.child({ component: 'mqtt' }),
+            }),
+    },
+  ],
+  exports: [MQTT_TRANSPORT, ControlPlaneCredentialsRepository],
+})
+export class MqttTransportModule {}
