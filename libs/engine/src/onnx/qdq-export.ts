@@ -37,8 +37,11 @@ export interface QuantizedExportOptions extends Pick<
   OnnxExportOptions,
   'metadata' | 'extraMetadata'
 > {
-  /** A few batches of training data for activation ranges. */
-  calibration: CalibrationSet;
+  /**
+   * A few batches of training data for activation ranges. Needed for post-training export and
+   * for fakeQuant nodes without `activationRange`; a weights-only quantized model needs none.
+   */
+  calibration?: CalibrationSet;
   /** Bits of conv/dense weights in post-training mode (model without quantization marks); default 8. */
   weightBits?: 8 | 4;
   /**
@@ -252,13 +255,20 @@ export async function exportQuantizedOnnx(
   }
 
   // Ranges: given by the quantizer, else observed on the calibration set with a float copy.
-  const floatCopy = exportOnnx(model, { foldBatchNorm: false, fakeQuantAsIdentity: true });
-  const ranges = await observeRanges(
-    floatCopy,
-    [...activationBits.keys()],
-    options.calibration,
-    graph.inputShape,
-  );
+  const toObserve = [...activationBits.keys()].filter((id) => {
+    const node = graph.nodes.find((n) => n.id === id)!;
+    return !(node.op === 'fakeQuant' && options.activationRange?.(node, model));
+  });
+  let ranges = new Map<string, TensorRange>();
+  if (toObserve.length > 0) {
+    if (!options.calibration) {
+      throw new Error(
+        `quantized export needs calibration data for the ranges of ${toObserve.length} activations (${toObserve.slice(0, 3).join(', ')}, ...)`,
+      );
+    }
+    const floatCopy = exportOnnx(model, { foldBatchNorm: false, fakeQuantAsIdentity: true });
+    ranges = await observeRanges(floatCopy, toObserve, options.calibration, graph.inputShape);
+  }
   const activationQdq = new Map<string, ActivationQdq>();
   const report: QuantizationReport = {
     mode: aware ? 'quantization-aware' : 'post-training',
