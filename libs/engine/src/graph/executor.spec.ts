@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { buildResNet, buildSmallCnn } from '../builders';
 import { GraphExecutor } from './executor';
-import { ensureTfjsGradientsForSpecs } from './spec-support/tfjs-gradients';
+import { ensureTfjsGradients } from '../backend';
 import { GRAPH_FORMAT, GRAPH_VERSION, type GraphNode, type Model } from './ir';
 
 /** input [2, 2, 2] -> batchNorm -> globalAvgPool -> dense (identity kernel): logits = pooled BN output. */
@@ -53,7 +53,7 @@ const close = (actual: ArrayLike<number>, expected: number[], tol = 1e-4) => {
 
 describe('GraphExecutor', () => {
   before(async () => {
-    ensureTfjsGradientsForSpecs();
+    ensureTfjsGradients();
     await tf.setBackend('cpu');
   });
 
