@@ -15,13 +15,12 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
+    // Not unref'd: while offline, the reconnect timer is what keeps the agent alive.
     const handle = setTimeout(fn, ms);
-    handle.unref?.();
     return { cancel: () => clearTimeout(handle) };
   },
   setInterval(fn, ms) {
     const handle = setInterval(fn, ms);
-    handle.unref?.();
     return { cancel: () => clearInterval(handle) };
   },
 };

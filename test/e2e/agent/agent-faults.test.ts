@@ -5,7 +5,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKeyPair } from '@edgecompress/protocol';
 import { foreverModel, mlpModel, notOnnxBytes } from '../../fixtures/agent/onnx-fixture-models';
@@ -177,6 +177,31 @@ describe('agent faults (real agent process, mosquitto)', () => {
       threads: {},
     });
     assert.equal(bad.code, 'MODEL_LOAD_FAILED');
+  });
+
+  it('survives a broker restart mid-transfer and finishes the fetch after reconnecting', async () => {
+    const bytes = mlpModel({ seed: 27, hidden: 128 });
+    const chunks = Math.ceil(bytes.length / 4096);
+    const sha = await cp.publishArtifact(bytes, { skip: [chunks - 1] });
+    const id = await cp.send({ type: 'deploy', artifact: { sha256: sha } });
+    const incoming = join(dataDir, 'incoming', sha);
+    await waitUntil(
+      () => existsSync(incoming) && readdirSync(incoming).length >= chunks - 1,
+      10_000,
+      'chunks received',
+    );
+    const port = broker.port;
+    const keys = cp.keys;
+    await cp.close();
+    await broker.stop();
+    broker = await startMosquitto(dir.path, port);
+    cp = Object.assign(await FakeControlPlane.connect(broker.url, DEVICE), { keys });
+    await waitUntil(() => cp.states.some((s) => s.online), 10_000, 'agent back online');
+    await cp.publishChunk(bytes, sha, chunks - 1);
+    const final = await cp.final(id, 30_000);
+    assert.equal(final.type, 'deployed', JSON.stringify(final));
+    if (final.type === 'deployed')
+      assert.deepEqual([final.fetchedChunks, final.reusedChunks], [chunks, 0]);
   });
 
   it('is still up and answering after all of that', async () => {

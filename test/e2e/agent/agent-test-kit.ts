@@ -69,9 +69,13 @@ export async function startMosquitto(dir: string, port?: number): Promise<Broker
     [
       `listener ${p} 127.0.0.1`,
       'allow_anonymous true',
+      // Stay root when started as root: the persistence file lives in the test's temp dir.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       'persistence true',
       `persistence_location ${dir}/`,
-      'log_dest none',
+      process.env.EC_MOSQ_LOG
+        ? 'log_dest file ' + dir + '/mosq.log\nlog_type all'
+        : 'log_dest none',
       '',
     ].join('\n'),
   );

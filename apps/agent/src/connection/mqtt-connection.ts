@@ -40,6 +40,8 @@ export class MqttConnection {
   private reconnectTimer: TimerHandle | undefined;
   private attempt = 0;
   private stopping = false;
+  /** Filters this agent wants; re-subscribed when the broker lost the session. */
+  private readonly subscriptions = new Set<string>();
 
   constructor(
     private readonly options: MqttConnectionOptions,
@@ -75,6 +77,11 @@ export class MqttConnection {
     this.client = client;
     client.on('connect', (connack) => {
       this.attempt = 0;
+      // mqtt.js re-subscribes only for clean sessions; a broker that lost our persistent
+      // session (restart without persistence) needs it too.
+      if (!connack.sessionPresent && this.subscriptions.size > 0) {
+        client.subscribe([...this.subscriptions], { qos: 1 }, () => undefined);
+      }
       this.events.onConnect(connack.sessionPresent);
     });
     client.on('message', (topic, payload) => this.events.onMessage(topic, payload));
@@ -111,6 +118,7 @@ export class MqttConnection {
 
   subscribe(filters: string[]): Promise<void> {
     const client = this.client;
+    for (const f of filters) this.subscriptions.add(f);
     if (!client || filters.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       client.subscribe(filters, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
@@ -119,6 +127,7 @@ export class MqttConnection {
 
   unsubscribe(filters: string[]): Promise<void> {
     const client = this.client;
+    for (const f of filters) this.subscriptions.delete(f);
     if (!client || filters.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       client.unsubscribe(filters, () => resolve());
