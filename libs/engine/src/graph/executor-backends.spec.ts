@@ -81,15 +81,17 @@ function invertedResidualModel(): Model {
   });
 }
 
+type Shape4 = [number, number, number, number];
+
 interface Run {
   logits: number[];
   captured: number[];
   grads: Map<string, number[]>;
 }
 
-function run(model: Model, x: Float32Array, shape: number[], capture: string): Run {
+function run(model: Model, x: Float32Array, shape: Shape4, capture: string): Run {
   const ex = new GraphExecutor(model);
-  const input = tf.tensor(x, shape) as tf.Tensor4D;
+  const input = tf.tensor4d(x, shape);
   const evalOut = ex.forward(input, { training: false, capture: [capture] });
   const vars = [...ex.trainable.values()];
   const { grads } = tf.variableGrads(
@@ -123,7 +125,7 @@ const assertClose = (actual: number[], expected: number[], what: string) => {
 };
 
 describe('GraphExecutor on the engine backend (wasm) agrees with the reference cpu backend', () => {
-  const cases: [string, () => Model, number[], string][] = [
+  const cases: [string, () => Model, Shape4, string][] = [
     [
       'resnet8 (narrow)',
       () =>
