@@ -2,8 +2,10 @@
 import {
   GRAPH_FORMAT,
   GRAPH_VERSION,
+  buildMobileNetV2,
   buildResNet,
   buildSmallCnn,
+  buildVgg,
   type GraphNode,
   type Model,
   type WeightTensor,
@@ -158,6 +160,25 @@ export function parityModels(): NamedModel[] {
     {
       name: 'small-cnn',
       model: buildSmallCnn({ inputShape: [28, 28, 1], numClasses: 10, seed: 4 }),
+    },
+    {
+      name: 'vgg8',
+      model: buildVgg({
+        depth: 8,
+        inputShape: [32, 32, 3],
+        numClasses: 10,
+        seed: 5,
+        widthMultiplier: 0.125,
+      }),
+    },
+    {
+      name: 'mobilenetv2',
+      model: buildMobileNetV2({
+        inputShape: [32, 32, 3],
+        numClasses: 10,
+        seed: 6,
+        widthMultiplier: 0.35,
+      }),
     },
     { name: 'op-coverage', model: opCoverageModel() },
   ].map(({ name, model }, i) => ({ name, model: randomizeWeights(model, 10 + i) }));
