@@ -1,21 +1,21 @@
 /**
  * Calibration of the roofline predictor from measured latencies. For each device class
  * (profile) and each device with enough measurements, it fits the three correction factors
- * of `layerSeconds` by least squares on relative error:
+ * of `layerSeconds` and a fixed per-inference time by least squares on relative error:
  *
- *   measured ≈ Σ_layers max(k_compute·t_compute, k_memory·t_memory) + k_overhead·t_overhead
+ *   measured ≈ Σ_layers [max(k_compute·t_compute, k_memory·t_memory) + k_overhead·t_overhead] + fixed
  *
  * The max makes the model piecewise linear. The fit alternates: classify each layer as compute-
  * or memory-bound under the current factors, solve the now-linear problem exactly with
- * non-negativity (all subsets of the three factors, at most 7 tiny solves), repeat until the
+ * non-negativity (all subsets of the four unknowns, at most 15 tiny solves), repeat until the
  * classification is stable; several starting ratios guard against a poor local optimum.
  * With fewer than `minSamplesForFull` measurements only one common scale factor is fitted.
  */
 import type { Graph } from '@edgecompress/engine';
 import type { DeviceProfile } from './device-profile.schema';
 import {
+  graphSeconds,
   IDENTITY_FACTORS,
-  layerSeconds,
   layerTerms,
   type CorrectionFactors,
   type FactorSource,
@@ -65,9 +65,7 @@ function prepare(observations: readonly LatencyObservation[], profile: DevicePro
 }
 
 function predicted(p: Prepared, k: CorrectionFactors): number {
-  let sum = 0;
-  for (const t of p.terms) sum += layerSeconds(t, k);
-  return sum;
+  return graphSeconds(p.terms, k);
 }
 
 function mape(data: readonly Prepared[], k: CorrectionFactors): number {
@@ -138,7 +136,7 @@ function fitScale(data: readonly Prepared[]): CorrectionFactors {
     den += r * r;
   }
   const s = den > 0 ? num / den : 1;
-  return { compute: s, memory: s, overhead: s };
+  return { compute: s, memory: s, overhead: s, fixedMs: 0 };
 }
 
 function fitRoofline(data: readonly Prepared[], start: CorrectionFactors): CorrectionFactors {
@@ -157,32 +155,37 @@ function fitRoofline(data: readonly Prepared[], start: CorrectionFactors): Corre
         else xm += t.memoryS;
         xo += t.overheadS;
       }
-      return [xc, xm, xo];
+      return [xc, xm, xo, 1];
     });
     const key = signature.join('');
     if (key === previous) break;
     previous = key;
     // Relative error: weight each squared residual by 1/y².
     const weights = data.map((d) => 1 / (d.y * d.y));
-    const active = [0, 1, 2].filter((c) => rows.some((row) => (row[c] as number) > 0));
+    const active = [0, 1, 2, 3].filter((c) => rows.some((row) => (row[c] as number) > 0));
     const coef = nonNegativeLeastSquares(
       rows.map((row) => active.map((c) => row[c] as number)),
       data.map((d) => d.y),
       weights,
     );
-    const next = [k.compute, k.memory, k.overhead];
+    const next = [k.compute, k.memory, k.overhead, k.fixedMs * 1e-3];
     // A factor whose term never occurs keeps its value: the data says nothing about it.
     active.forEach((c, i) => (next[c] = coef[i] as number));
-    k = { compute: next[0] as number, memory: next[1] as number, overhead: next[2] as number };
+    k = {
+      compute: next[0] as number,
+      memory: next[1] as number,
+      overhead: next[2] as number,
+      fixedMs: (next[3] as number) * 1e3,
+    };
   }
   return k;
 }
 
 const STARTS: CorrectionFactors[] = [
-  { compute: 1, memory: 1, overhead: 1 },
-  { compute: 4, memory: 1, overhead: 1 },
-  { compute: 1, memory: 4, overhead: 1 },
-  { compute: 0.25, memory: 1, overhead: 4 },
+  { compute: 1, memory: 1, overhead: 1, fixedMs: 0 },
+  { compute: 4, memory: 1, overhead: 1, fixedMs: 0 },
+  { compute: 1, memory: 4, overhead: 1, fixedMs: 0 },
+  { compute: 0.25, memory: 1, overhead: 4, fixedMs: 0 },
 ];
 
 /** Fits correction factors for one profile (and optionally one device) from its observations. */
@@ -333,7 +336,7 @@ export function evaluateCalibration(
       const terms = layerTerms(o.graph, byId.get(o.profileId) as DeviceProfile, o.options);
       const k = factorsOf(o);
       return {
-        predictedMs: 1e3 * terms.reduce((s, t) => s + layerSeconds(t, k), 0),
+        predictedMs: 1e3 * graphSeconds(terms, k),
         measuredMs: o.latencyMs,
       };
     });

@@ -153,11 +153,14 @@ describe('predictLatency', () => {
       tinyGraph(),
       profile,
       { target: 'cpu' },
-      { compute: 2, memory: 1, overhead: 0 },
+      { compute: 2, memory: 1, overhead: 0, fixedMs: 0.5 },
     );
     const conv = scaled.layers.find((l) => l.nodeId === 'conv');
     assert.ok(Math.abs((conv?.ms ?? 0) - 2 * 0.073728) < 1e-12);
     assert.notEqual(scaled.totalMs, base.totalMs);
+    // The fixed per-inference time is in the total, not in any layer.
+    const layerSum = [...scaled.perNodeMs.values()].reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(scaled.totalMs - layerSum - 0.5) < 1e-12);
   });
 });
 

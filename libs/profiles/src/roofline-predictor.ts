@@ -12,12 +12,18 @@ export interface CorrectionFactors {
   compute: number;
   memory: number;
   overhead: number;
+  /**
+   * Fixed milliseconds per inference outside any layer (runtime entry, input/output copies);
+   * zero in the datasheet model, learnt by calibration.
+   */
+  fixedMs: number;
 }
 
 export const IDENTITY_FACTORS: Readonly<CorrectionFactors> = Object.freeze({
   compute: 1,
   memory: 1,
   overhead: 1,
+  fixedMs: 0,
 });
 
 export type ComputeTarget = 'cpu' | 'accelerator';
@@ -112,6 +118,13 @@ export function layerSeconds(terms: LayerTerms, factors: CorrectionFactors): num
   );
 }
 
+/** Corrected seconds of a whole inference: its layers plus the fixed per-inference term. */
+export function graphSeconds(terms: readonly LayerTerms[], factors: CorrectionFactors): number {
+  let sum = factors.fixedMs * 1e-3;
+  for (const t of terms) sum += layerSeconds(t, factors);
+  return sum;
+}
+
 export function predictLatency(
   graph: Graph,
   profile: DeviceProfile,
@@ -126,7 +139,8 @@ export function predictLatency(
     return { ...layer, bound, ms: layerSeconds(layer, factors) * 1e3 };
   });
   const perNodeMs = new Map(layers.map((l) => [l.nodeId, l.ms]));
-  const totalMs = layers.reduce((sum, l) => sum + l.ms, 0);
+  // perNodeMs holds the layers only; the fixed per-inference term is in the total.
+  const totalMs = layers.reduce((sum, l) => sum + l.ms, factors.fixedMs);
   return { profileId: profile.id, target, totalMs, layers, perNodeMs, factors: { ...factors } };
 }
 
