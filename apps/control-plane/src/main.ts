@@ -83,12 +83,24 @@ export async function startControlPlane(
 
 /** Issues a REST API token straight into the database (admin command on the server host). */
 export function createApiToken(dataDir: string, name: string): CreatedApiToken {
+  return withTokens(dataDir, (tokens) => tokens.create(name));
+}
+
+function withTokens<T>(dataDir: string, work: (tokens: ApiTokensService) => T): T {
   const database = new SqliteDatabase(join(dataDir, 'control-plane.db'));
   try {
-    return new ApiTokensService(new ApiTokensRepository(database), systemClock).create(name);
+    return work(new ApiTokensService(new ApiTokensRepository(database), systemClock));
   } finally {
     database.close();
   }
+}
+
+export function listApiTokens(dataDir: string) {
+  return withTokens(dataDir, (tokens) => tokens.list());
+}
+
+export function revokeApiToken(dataDir: string, id: string): boolean {
+  return withTokens(dataDir, (tokens) => tokens.revoke(id));
 }
 
 if (require.main === module) {

@@ -43,6 +43,9 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
       'log_dest stdout',
       'log_type error',
       'log_type warning',
+      // Started as root (CI containers), mosquitto would drop to its own user and lose access
+      // to the test's private temp dir; keep the caller's user instead.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       ...(options.configLines ?? []),
       '',
     ].join('\n'),

@@ -13,7 +13,7 @@ describe('loadConfig', () => {
 
   it('lists every problem at once instead of failing on the first', () => {
     try {
-      loadConfig({ EC_HTTP_PORT: 'eighty', EC_MQTT_MODE: 'external', EC_CHUNK_BYTES: '-1' });
+      loadConfig({ EC_HTTP_PORT: 'eighty', EC_MQTT_MODE: 'external', EC_CHUNK_BYTES: '1' });
       assert.fail('expected a ConfigError');
     } catch (err) {
       assert.ok(err instanceof ConfigError);

@@ -77,9 +77,7 @@ export class MeasurementsRepository {
   }
 
   /** Median of reported p50 per (variant, profile), for comparing variants. */
-  summaryByVariant(
-    variantIds: string[],
-  ): {
+  summaryByVariant(variantIds: string[]): {
     variant_id: string;
     profile_id: string | null;
     n: number;

@@ -82,7 +82,8 @@ export class EmbeddedBrokerTransport implements MqttTransport {
           { clientId: client.id, filter: subscription.topic },
           'mqtt subscription refused',
         );
-        done(new Error(`not authorized to subscribe to ${subscription.topic}`));
+        // A null subscription is a SUBACK failure (0x80), as mosquitto answers; the client stays.
+        done(null, null);
       },
       authorizePublish: (client, packet, done) => {
         // Broker-internal publishes (our own commands and artifacts) have no client.
