@@ -57,7 +57,7 @@ describe('buildResNet', () => {
   });
 
   it('has ResNet-56 at 0.85 M parameters', () => {
-    const m = buildResNet({ depth: 56, inputShape: [32, 32, 3], numClasses: 10 });
+    const m = buildResNet({ depth: 56, inputShape: [32, 32, 3], numClasses: 10, shapeOnly: true });
     // 853,018 with option-A shortcuts (published 0.85 M) plus 2,752 for the two projections
     assert.equal(params(m), 853_018 + 2_752);
   });
@@ -110,7 +110,7 @@ describe('buildSmallCnn', () => {
 
 describe('buildVgg', () => {
   it('builds CIFAR vgg8 with one conv per stage, BN after each conv, and 4 pools', () => {
-    const m = buildVgg({ depth: 8, inputShape: [32, 32, 3], numClasses: 100 });
+    const m = buildVgg({ depth: 8, inputShape: [32, 32, 3], numClasses: 100, shapeOnly: true });
     const ops = m.graph.nodes.map((n) => n.op);
     assert.equal(ops.filter((op) => op === 'conv2d').length, 5);
     assert.equal(ops.filter((op) => op === 'batchNorm').length, 5);
@@ -156,7 +156,7 @@ describe('buildVgg', () => {
 
 describe('buildMobileNetV2', () => {
   it('uses stride 2 stem at 224 and ends at 7x7x1280', () => {
-    const m = buildMobileNetV2({ inputShape: [224, 224, 3], numClasses: 1000 });
+    const m = buildMobileNetV2({ inputShape: [224, 224, 3], numClasses: 1000, shapeOnly: true });
     const shapes = inferShapes(m.graph);
     assert.deepEqual(shapes.get('stem.relu6'), [112, 112, 32]);
     assert.deepEqual(shapes.get('head.relu6'), [7, 7, 1280]);
@@ -184,6 +184,15 @@ describe('buildMobileNetV2', () => {
 });
 
 describe('buildModel', () => {
+  it('builds the same graph without drawing weights when shapeOnly', () => {
+    const seeded = buildModel('resnet8', { inputShape: [8, 8, 3], numClasses: 4, seed: 3 });
+    const bare = buildModel('resnet8', { inputShape: [8, 8, 3], numClasses: 4, shapeOnly: true });
+    assert.deepEqual(bare.graph, seeded.graph);
+    assert.deepEqual([...bare.weights.keys()], [...seeded.weights.keys()]);
+    assert.ok(bare.weights.get('fc/kernel')!.data.every((v) => v === 0));
+    assert.ok(bare.weights.get('stem.bn/gamma')!.data.every((v) => v === 1));
+  });
+
   it('builds every listed architecture by name and rejects unknown ones', () => {
     for (const arch of ARCHITECTURES.filter((a) => a !== 'resnet110' && a !== 'vgg16')) {
       const m = buildModel(arch, { inputShape: [16, 16, 3], numClasses: 4, widthMultiplier: 0.25 });

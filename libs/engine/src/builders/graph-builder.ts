@@ -47,6 +47,8 @@ export class GraphBuilder {
     readonly inputShape: number[],
     private readonly seed: number,
     private readonly init: InitScheme,
+    /** Zero kernels and biases instead of drawing them (BN still starts at identity). */
+    private readonly shapeOnly = false,
   ) {}
 
   shapeOf(id: string): number[] {
@@ -210,6 +212,7 @@ export class GraphBuilder {
       case 'movingMean':
         return filledTensor(size, 0);
     }
+    if (this.shapeOnly) return filledTensor(size, 0);
     if (node.op === 'dense') {
       const fanIn = role === 'kernel' ? shape[0] : this.kernelShape(node)[0];
       const pytorchBound = 1 / Math.sqrt(fanIn);

@@ -7,6 +7,8 @@ export interface MobileNetV2Options {
   /** Width multiplier α; default 1. Channels are rounded to multiples of 8 as in the paper's code. */
   widthMultiplier?: number;
   seed?: number;
+  /** Skip random init (kernels zero): for counting and pricing candidates without paying for init. */
+  shapeOnly?: boolean;
   /**
    * Small-input variant: the stem and the first stride-2 group use stride 1, so a 32x32 image
    * ends at 4x4 instead of 1x1 (the common CIFAR adaptation). Default: on when the input is
@@ -47,11 +49,16 @@ export function buildMobileNetV2(opts: MobileNetV2Options): Model {
   if (!(alpha > 0)) throw new Error(`MobileNetV2 width multiplier must be > 0, got ${alpha}`);
   const [h, w] = opts.inputShape;
   const small = opts.smallInput ?? Math.min(h, w) < 96;
-  const b = new GraphBuilder(opts.inputShape, opts.seed ?? 0, {
-    conv: 'kaiming-normal-fan-out',
-    convBias: 'zeros',
-    dense: 'normal-0.01',
-  });
+  const b = new GraphBuilder(
+    opts.inputShape,
+    opts.seed ?? 0,
+    {
+      conv: 'kaiming-normal-fan-out',
+      convBias: 'zeros',
+      dense: 'normal-0.01',
+    },
+    opts.shapeOnly,
+  );
 
   let x = b.input();
   let channels = makeDivisible(32 * alpha);

@@ -8,6 +8,8 @@ export interface BuildOptions {
   inputShape: [number, number, number];
   numClasses: number;
   seed?: number;
+  /** Skip random init (kernels zero): for counting and pricing candidates without paying for init. */
+  shapeOnly?: boolean;
   /** MobileNetV2 and VGG only. */
   widthMultiplier?: number;
 }
@@ -30,7 +32,12 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 
 /** Builds a model by architecture name (as the CLI and API accept it). */
 export function buildModel(architecture: string, opts: BuildOptions): Model {
-  const base = { inputShape: opts.inputShape, numClasses: opts.numClasses, seed: opts.seed };
+  const base = {
+    inputShape: opts.inputShape,
+    numClasses: opts.numClasses,
+    seed: opts.seed,
+    shapeOnly: opts.shapeOnly,
+  };
   if (architecture === 'small-cnn') return buildSmallCnn(base);
   if (architecture === 'mobilenetv2')
     return buildMobileNetV2({ ...base, widthMultiplier: opts.widthMultiplier });

@@ -7,6 +7,8 @@ export interface ResNetOptions {
   inputShape: [number, number, number];
   numClasses: number;
   seed?: number;
+  /** Skip random init (kernels zero): for counting and pricing candidates without paying for init. */
+  shapeOnly?: boolean;
   /** Channels of the three stages; default 16/32/64 as in He et al. 2016, section 4.2. */
   widths?: [number, number, number];
   name?: string;
@@ -30,11 +32,16 @@ export function buildResNet(opts: ResNetOptions): Model {
   }
   const blocksPerStage = (depth - 2) / 6;
   const widths = opts.widths ?? [16, 32, 64];
-  const b = new GraphBuilder(opts.inputShape, opts.seed ?? 0, {
-    conv: 'kaiming-normal-fan-in',
-    convBias: 'zeros',
-    dense: 'kaiming-normal-fan-in',
-  });
+  const b = new GraphBuilder(
+    opts.inputShape,
+    opts.seed ?? 0,
+    {
+      conv: 'kaiming-normal-fan-in',
+      convBias: 'zeros',
+      dense: 'kaiming-normal-fan-in',
+    },
+    opts.shapeOnly,
+  );
 
   let x = b.input();
   x = b.convBnAct('stem', x, { filters: widths[0], kernel: 3 }, 'relu', { role: 'stem' });

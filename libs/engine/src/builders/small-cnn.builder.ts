@@ -5,6 +5,8 @@ export interface SmallCnnOptions {
   inputShape: [number, number, number];
   numClasses: number;
   seed?: number;
+  /** Skip random init (kernels zero): for counting and pricing candidates without paying for init. */
+  shapeOnly?: boolean;
   /** Channels of the three conv stages; default 16/32/64. */
   widths?: [number, number, number];
   name?: string;
@@ -17,11 +19,16 @@ export interface SmallCnnOptions {
  */
 export function buildSmallCnn(opts: SmallCnnOptions): Model {
   const widths = opts.widths ?? [16, 32, 64];
-  const b = new GraphBuilder(opts.inputShape, opts.seed ?? 0, {
-    conv: 'kaiming-normal-fan-in',
-    convBias: 'zeros',
-    dense: 'pytorch-default',
-  });
+  const b = new GraphBuilder(
+    opts.inputShape,
+    opts.seed ?? 0,
+    {
+      conv: 'kaiming-normal-fan-in',
+      convBias: 'zeros',
+      dense: 'pytorch-default',
+    },
+    opts.shapeOnly,
+  );
   let x = b.input();
   const stages: StageInfo[] = [];
   for (let stage = 0; stage < 3; stage++) {

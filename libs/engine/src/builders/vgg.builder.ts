@@ -28,6 +28,8 @@ export interface VggOptions {
   inputShape: [number, number, number];
   numClasses: number;
   seed?: number;
+  /** Skip random init (kernels zero): for counting and pricing candidates without paying for init. */
+  shapeOnly?: boolean;
   /** Multiplies every conv width (rounded, at least 1); default 1. */
   widthMultiplier?: number;
   /** Conv bias before BN, as the CIFAR VGGs of the contrastive-distillation literature have; default true. */
@@ -50,11 +52,16 @@ export function buildVgg(opts: VggOptions): Model {
     );
   }
   const multiplier = opts.widthMultiplier ?? 1;
-  const b = new GraphBuilder(opts.inputShape, opts.seed ?? 0, {
-    conv: 'kaiming-normal-fan-out',
-    convBias: 'zeros',
-    dense: 'normal-0.01',
-  });
+  const b = new GraphBuilder(
+    opts.inputShape,
+    opts.seed ?? 0,
+    {
+      conv: 'kaiming-normal-fan-out',
+      convBias: 'zeros',
+      dense: 'normal-0.01',
+    },
+    opts.shapeOnly,
+  );
   let x = b.input();
   const stages: StageInfo[] = [];
   config.forEach((widths, stage) => {
