@@ -126,3 +126,16 @@ describe('matchProfile', () => {
     assert.equal(matchProfile(small, limited)?.profile.id, 'raspberry-pi-5');
   });
 });
+
+describe('matchProfile regex edges', () => {
+  it('does not take an A100 for an A10G, nor a T40 for a T4', () => {
+    const gpu = (model: string) =>
+      matchProfile(
+        facts({ arch: 'x64', model: 'Xeon', accelerators: [{ vendor: 'NVIDIA', model }] }),
+        profiles,
+      )?.profile.id;
+    assert.equal(gpu('NVIDIA A100-SXM4-40GB'), 'generic-x86-64');
+    assert.equal(gpu('NVIDIA T40'), 'generic-x86-64');
+    assert.equal(gpu('NVIDIA A10'), 'aws-g5-a10g');
+  });
+});
