@@ -48,6 +48,11 @@ export interface BatchNormAttrs {
   momentum: number;
 }
 
+/**
+ * maxPool / avgPool window. Padded cells never win a max and are not counted in an average
+ * (avgPool divides by the in-bounds cells: ONNX count_include_pad = 0, PyTorch
+ * count_include_pad=False).
+ */
 export interface PoolAttrs {
   poolSize: Pair;
   strides: Pair;
@@ -92,9 +97,11 @@ export type GraphNode =
   | NodeBase<'relu6', Record<string, never>>
   | NodeBase<'maxPool', PoolAttrs>
   | NodeBase<'avgPool', PoolAttrs>
+  /** [H, W, C] -> [C] (no trailing 1x1: the IR has no NCHW-style singleton dims). */
   | NodeBase<'globalAvgPool', Record<string, never>>
   | NodeBase<'add', Record<string, never>>
   | NodeBase<'concat', { axis: -1 }>
+  /** [H, W, C] -> [H * W * C] in NHWC order (h, then w, then c); a no-op on [F]. */
   | NodeBase<'flatten', Record<string, never>>
   | NodeBase<'dense', DenseAttrs>
   | NodeBase<'softmax', Record<string, never>>
