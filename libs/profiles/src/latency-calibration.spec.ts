@@ -7,6 +7,7 @@ import {
   evaluateCalibration,
   fitCorrection,
   holdOut,
+  LatencyCalibration,
   loadDeviceProfiles,
   predictLatency,
   predictionQuality,
@@ -159,6 +160,29 @@ describe('calibrate and evaluate on held-out pairs', () => {
     const graph = graphs[1] as Graph;
     const expected = predictLatency(graph, pi5, {}, slow).totalMs;
     assert.ok(close(predictor.predict(graph, 'pi-b').totalMs, expected, 1e-6));
+  });
+
+  it('survives a JSON round trip and refuses a corrupted one', () => {
+    const calibration = calibrate(synthesize(pi5, truth, 0, 'pi-a'), profiles);
+    const restored = LatencyCalibration.fromJSON(JSON.parse(JSON.stringify(calibration)));
+    assert.deepEqual(
+      restored.factorsFor('raspberry-pi-5', 'pi-a'),
+      calibration.factorsFor('raspberry-pi-5', 'pi-a'),
+    );
+    assert.deepEqual(
+      restored.factorsFor('raspberry-pi-5'),
+      calibration.factorsFor('raspberry-pi-5'),
+    );
+    const broken = JSON.parse(JSON.stringify(calibration)) as {
+      classes: Record<string, { factors: { compute: unknown } }>;
+    };
+    (broken.classes['raspberry-pi-5'] as { factors: { compute: unknown } }).factors.compute =
+      'fast';
+    assert.throws(
+      () => LatencyCalibration.fromJSON(broken),
+      /invalid calibration: classes\.raspberry-pi-5\.factors\.compute/,
+    );
+    assert.throws(() => LatencyCalibration.fromJSON(null), /invalid calibration/);
   });
 
   it('refuses observations naming an unknown profile', () => {

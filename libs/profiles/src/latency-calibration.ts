@@ -12,6 +12,7 @@
  * With fewer than `minSamplesForFull` measurements only one common scale factor is fitted.
  */
 import type { Graph } from '@edgecompress/engine';
+import { z } from 'zod';
 import type { DeviceProfile } from './device-profile.schema';
 import {
   graphSeconds,
@@ -230,13 +231,47 @@ export class LatencyCalibration implements FactorSource {
     return this.classes.get(profileId)?.factors ?? IDENTITY_FACTORS;
   }
 
-  toJSON(): unknown {
+  toJSON(): CalibrationJson {
     return {
       classes: Object.fromEntries(this.classes),
       devices: Object.fromEntries(this.perDevice),
     };
   }
+
+  /** Restores a calibration saved with `JSON.stringify`; throws naming the bad field. */
+  static fromJSON(value: unknown): LatencyCalibration {
+    const parsed = calibrationJsonSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new Error(
+        `invalid calibration: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`,
+      );
+    }
+    return new LatencyCalibration(
+      new Map(Object.entries(parsed.data.classes)),
+      new Map(Object.entries(parsed.data.devices)),
+    );
+  }
 }
+
+const factorsSchema = z.strictObject({
+  compute: z.number().nonnegative(),
+  memory: z.number().nonnegative(),
+  overhead: z.number().nonnegative(),
+  fixedMs: z.number().nonnegative(),
+});
+const fitSchema = z.strictObject({
+  factors: factorsSchema,
+  samples: z.int().nonnegative(),
+  mode: z.enum(['roofline', 'scale', 'identity']),
+  trainMape: z.number().nonnegative(),
+});
+const calibrationJsonSchema = z.strictObject({
+  classes: z.record(z.string(), fitSchema),
+  devices: z.record(z.string(), z.strictObject({ profileId: z.string(), fit: fitSchema })),
+});
+
+export type CalibrationJson = z.infer<typeof calibrationJsonSchema>;
 
 /** Fits class factors for every profile with observations, and device factors where enough. */
 export function calibrate(
