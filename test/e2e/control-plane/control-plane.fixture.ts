@@ -1,4 +1,4 @@
-import { makeTempDir, type TempDir } from '@edgecompress/testing';
+import { makeTempDir, type FakeClock, type TempDir } from '@edgecompress/testing';
 import { join } from 'node:path';
 import request from 'supertest';
 import {
@@ -40,9 +40,10 @@ export interface ControlPlaneFixture {
 export async function startFixture(
   env: Record<string, string> = {},
   dir = makeTempDir('edgec-cp-'),
+  clock?: FakeClock,
 ): Promise<ControlPlaneFixture> {
   const { token } = createApiToken(dir.path, 'test-admin');
-  const cp = await startControlPlane(testConfig(dir.path, env));
+  const cp = await startControlPlane(testConfig(dir.path, env), clock ? { clock } : {});
   const auth = { Authorization: `Bearer ${token}` };
   const api = () => request(cp.httpUrl);
   return {
