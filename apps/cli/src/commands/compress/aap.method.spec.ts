@@ -1,0 +1,113 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildModel, saveModel, syntheticDataset } from '@edgecompress/engine';
+
+const EDGEC = join(__dirname, '../../../../../bin/edgec.js');
+
+function edgec(args: string[]) {
+  const r = spawnSync(process.execPath, [EDGEC, ...args], { encoding: 'utf8', timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('edgec compress aap (real processes)', () => {
+  let dir = '';
+  let model = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'edgec-aap-'));
+    model = join(dir, 'model.ecm');
+    const data = syntheticDataset();
+    saveModel(
+      model,
+      buildModel('small-cnn', {
+        inputShape: data.inputShape,
+        numClasses: data.numClasses,
+        seed: 1,
+      }),
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prunes to a params target, prints the round table, writes the report and ONNX', () => {
+    const report = join(dir, 'report.json');
+    const onnx = join(dir, 'pruned.onnx');
+    const r = edgec([
+      'compress',
+      'aap',
+      '-m',
+      model,
+      '-d',
+      'synthetic',
+      '--objective',
+      'params=0.3',
+      '--max-drop',
+      '100',
+      '--rounds',
+      '6',
+      '--steps',
+      '2',
+      '-b',
+      '16',
+      '--validation',
+      '50',
+      '--calibration-batches',
+      '1',
+      '--report',
+      report,
+      '--onnx',
+      onnx,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /round\s+from\s+T\s+lambda/);
+    assert.match(r.stdout, /params >= 30.0% removed, drop <= 100 pt: round \d+ of \d+, params -\d/);
+    assert.match(r.stdout, /stopped: target-reached/);
+    assert.match(r.stderr, /round 1: T /);
+    const json = JSON.parse(readFileSync(report, 'utf8')) as {
+      targetMet: boolean;
+      trajectory: unknown[];
+      provenance: { decisions: unknown[]; method: string };
+    };
+    assert.equal(json.targetMet, true);
+    assert.equal(json.provenance.method, 'aap');
+    assert.equal(json.trajectory.length, json.provenance.decisions.length + 1);
+    assert.ok(existsSync(onnx));
+  });
+
+  it('bad objectives exit non-zero with a clear message and write nothing', () => {
+    const report = join(dir, 'never.json');
+    const cases: [string[], RegExp][] = [
+      [['--objective', 'params=-1'], /must lie in \(0, 1\)/],
+      [
+        ['--objective', 'latency=2ms@pi-9000', '--latency-source', 'predicted'],
+        /unknown device .*pi-9000/,
+      ],
+      [
+        ['--objective', 'latency=2ms@local', '--latency-source', 'measured'],
+        /cannot use latency source "measured"/,
+      ],
+      [['--objective', 'accuracy', '--max-drop', '-1'], /maxAccuracyDrop/],
+      [['--objective', 'latency=9999ms@local'], /target already met/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = edgec([
+        'compress',
+        'aap',
+        '-m',
+        model,
+        '-d',
+        'synthetic',
+        '--report',
+        report,
+        ...flags,
+      ]);
+      assert.notEqual(r.code, 0, flags.join(' '));
+      assert.match(r.stderr, message, flags.join(' '));
+    }
+    assert.equal(existsSync(report), false);
+    const missing = edgec(['compress', 'aap', '-m', join(dir, 'nope.ecm'), '-d', 'synthetic']);
+    assert.match(missing.stderr, /model file ".*nope.ecm" not found/);
+  });
+});

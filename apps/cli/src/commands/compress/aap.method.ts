@@ -1,0 +1,339 @@
+/**
+ * `edgec compress aap`: Automatic Attention Pruning towards an objective, with a live progress
+ * display, a closing table of every round, and optionally the L1-norm and one-shot baselines at
+ * the same parameter and training budget.
+ *
+ *   edgec compress aap -m model.ecm -d fashion-mnist --objective accuracy --max-drop 0.3
+ *   edgec compress aap -m model.ecm -d mnist --objective params=0.8
+ *   edgec compress aap -m model.onnx -d mnist --objective latency=2ms@local
+ */
+import type { Command } from 'commander';
+import type { AapEvent, AapResult, FineTuneBudget, RoundRecord } from '@edgecompress/compress';
+import { createProgress } from '../../ui/progress';
+import {
+  int,
+  loadInputDataset,
+  loadInputModel,
+  num,
+  oracleFor,
+  writeAtomically,
+} from './method-inputs';
+
+interface AapCliOptions {
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  limitTrain?: number;
+  limitTest?: number;
+  objective: string;
+  maxDrop: number;
+  latencySource?: 'predicted' | 'measured' | 'local';
+  profiles?: string;
+  rounds: number;
+  timeBudget?: number;
+  epochs?: number;
+  steps?: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  lambda?: number;
+  power: number;
+  weighting?: 'params' | 'flops' | 'latency';
+  minChannels: number;
+  pruneStem: boolean;
+  pruneClassifier: boolean;
+  calibrationBatches: number;
+  validation?: number;
+  seed: number;
+  out?: string;
+  onnx?: string;
+  report?: string;
+  baselines: boolean;
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+const short = (n: number): string =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(2)}G`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(2)}M`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)}k`
+        : `${n}`;
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function trajectoryTable(trajectory: readonly RoundRecord[], chosen: number): string {
+  return table(
+    [
+      'round',
+      'from',
+      'T',
+      'lambda',
+      'removed',
+      'params',
+      'FLOPs',
+      'val acc',
+      'drop pt',
+      'p50 ms',
+      'verdict',
+    ],
+    trajectory.map((r) => [
+      `${r.round}${r.round === chosen ? '*' : ''}`,
+      r.round === 0 ? '-' : String(r.startFrom),
+      r.threshold.toPrecision(4),
+      r.lambda.toPrecision(3),
+      String(r.removedChannels),
+      short(r.metrics.params),
+      short(r.metrics.flops),
+      pct(r.metrics.accuracy),
+      r.dropPoints.toFixed(2),
+      r.metrics.latencyMs?.toFixed(3) ?? '-',
+      r.verdict,
+    ]),
+  );
+}
+
+async function runCommand(o: AapCliOptions): Promise<void> {
+  const compress = await import('@edgecompress/compress');
+  const engine = await import('@edgecompress/engine');
+  const objective = compress.parseObjective(o.objective, {
+    maxAccuracyDrop: o.maxDrop,
+    ...(o.latencySource ? { latencySource: o.latencySource } : {}),
+  });
+  if (o.epochs !== undefined && o.steps !== undefined) {
+    throw new Error('give the per-round fine-tuning budget as --epochs or --steps, not both');
+  }
+  const model = await loadInputModel(o.model);
+  const dataset = await loadInputDataset(o, model);
+  const oracle = await oracleFor(objective, o.profiles);
+  const backend = await engine.initEngineBackend();
+  const fineTune: FineTuneBudget = {
+    ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
+    batchSize: o.batchSize,
+    lr: o.lr,
+    weightDecay: o.weightDecay,
+    seed: o.seed,
+  };
+  process.stderr.write(
+    `AAP on ${model.graph.architecture} (${dataset.name}, ${dataset.train.count} train / ${dataset.test.count} test): ` +
+      `${compress.describeObjective(objective)}; up to ${o.rounds} rounds, fine-tune ` +
+      `${o.steps !== undefined ? `${o.steps} steps` : `${fineTune.epochs} epoch(s)`} per round; backend ${backend.name}\n`,
+  );
+  const progress = createProgress('aap', o.rounds, ['T', 'params', 'acc', 'p50', 'fine-tune']);
+  const fields = { T: '-', params: '-', acc: '-', p50: '-', 'fine-tune': '-' };
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  let result: AapResult;
+  try {
+    result = await compress.runAap(
+      model,
+      dataset,
+      {
+        objective,
+        fineTune,
+        maxRounds: o.rounds,
+        ...(o.timeBudget !== undefined ? { wallClockMs: o.timeBudget * 60_000 } : {}),
+        ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
+        ...(o.weighting ? { weighting: o.weighting } : {}),
+        ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
+        power: o.power,
+        minChannels: o.minChannels,
+        pruneStem: o.pruneStem,
+        pruneClassifier: o.pruneClassifier,
+        calibrationBatches: o.calibrationBatches,
+        signal: abort.signal,
+        onProgress: (e: AapEvent) => {
+          if (e.kind === 'baseline') {
+            progress.log(
+              `round 0 (unpruned): params ${short(e.record.metrics.params)}, FLOPs ${short(e.record.metrics.flops)}, ` +
+                `val acc ${pct(e.record.metrics.accuracy)}, test acc ${pct(e.record.metrics.testAccuracy)}` +
+                (e.record.metrics.latencyMs !== undefined
+                  ? `, p50 ${e.record.metrics.latencyMs.toFixed(3)} ms`
+                  : '') +
+                `; lambda ${e.lambda.toPrecision(3)}, weighting ${e.weighting}`,
+            );
+          } else if (e.kind === 'round-start') {
+            fields.T = e.threshold.toPrecision(3);
+            fields.params = short(e.params);
+            progress.update(e.round - 1, fields);
+          } else if (e.kind === 'fine-tune') {
+            fields['fine-tune'] = `${e.step + 1}/${e.totalSteps} loss ${e.loss.toFixed(3)}`;
+            progress.update(e.round - 1, fields);
+          } else if (e.kind === 'round') {
+            const r = e.record;
+            fields.acc = pct(r.metrics.accuracy);
+            fields.p50 = r.metrics.latencyMs?.toFixed(3) ?? '-';
+            progress.update(r.round, fields);
+            progress.log(
+              `round ${r.round}: T ${r.threshold.toPrecision(4)} lambda ${r.lambda.toPrecision(3)}, -${r.removedChannels} ch, ` +
+                `params ${short(r.metrics.params)}, FLOPs ${short(r.metrics.flops)}, val acc ${pct(r.metrics.accuracy)} ` +
+                `(drop ${r.dropPoints.toFixed(2)} pt)` +
+                (r.metrics.latencyMs !== undefined
+                  ? `, p50 ${r.metrics.latencyMs.toFixed(3)} ms`
+                  : '') +
+                ` -> ${r.verdict}${r.decision?.stop ? ` (stop: ${r.decision.stop})` : ''} [${r.seconds.toFixed(1)} s]`,
+            );
+          }
+        },
+      },
+      oracle,
+    );
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+  }
+
+  const out: string[] = [trajectoryTable(result.trajectory, result.round), '', result.summary];
+  out.push(
+    `test accuracy: ${pct(result.baseline.testAccuracy)} -> ${pct(result.metrics.testAccuracy)} ` +
+      `(round ${result.round}; * in the table)`,
+  );
+  if (o.baselines) {
+    // Same training budget as the whole AAP search: per-round budget x rounds trained.
+    const trained = result.trajectory.filter((r) => r.round > 0).length;
+    const { epochs: _e, steps: _s, ...rest } = fineTune;
+    const budget: FineTuneBudget =
+      o.steps !== undefined
+        ? { ...rest, steps: o.steps * trained }
+        : { ...rest, epochs: (fineTune.epochs ?? 1) * trained };
+    process.stderr.write(
+      `baselines at ${short(result.metrics.params)} params, fine-tuned for ` +
+        `${budget.steps !== undefined ? `${budget.steps} steps` : `${budget.epochs} epochs`}\n`,
+    );
+    const common = {
+      targetParams: result.metrics.params,
+      fineTune: budget,
+      pruneStem: o.pruneStem,
+      pruneClassifier: o.pruneClassifier,
+      minChannels: o.minChannels,
+      ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
+    };
+    const l1 = await compress.l1NormPruning(model, dataset, common);
+    const oneShot = await compress.oneShotAttentionPruning(model, dataset, common);
+    out.push(
+      '',
+      table(
+        ['method', 'params', 'FLOPs', 'test acc', 'vs unpruned'],
+        [
+          [
+            'unpruned',
+            short(result.baseline.params),
+            short(result.baseline.flops),
+            pct(result.baseline.testAccuracy),
+            '-',
+          ],
+          [
+            'AAP',
+            short(result.metrics.params),
+            short(result.metrics.flops),
+            pct(result.metrics.testAccuracy),
+            `${(100 * ((result.metrics.testAccuracy ?? 0) - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
+          ],
+          ...[l1, oneShot].map((b) => [
+            b.method,
+            short(b.params),
+            short(b.flops),
+            pct(b.testAccuracy),
+            `${(100 * (b.testAccuracy - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
+          ]),
+        ],
+      ),
+    );
+  }
+  if (o.out) {
+    engine.saveModel(o.out, result.model);
+    out.push(`model written to ${o.out}`);
+  }
+  if (o.onnx) {
+    writeAtomically(o.onnx, engine.exportOnnx(result.model));
+    out.push(`ONNX written to ${o.onnx}`);
+  }
+  if (o.report) {
+    const { model: _m, ...report } = result;
+    writeAtomically(o.report, JSON.stringify(report, null, 2));
+    out.push(`trajectory and provenance written to ${o.report}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(compress: Command): void {
+  compress
+    .command('aap')
+    .description(
+      'Automatic Attention Pruning: prune channels round by round until the objective says stop',
+    )
+    .requiredOption('-m, --model <file>', 'model file (edgec train -o) or ONNX file')
+    .option(
+      '-d, --dataset <name>',
+      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
+      'mnist',
+    )
+    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
+    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
+    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    .option(
+      '--objective <spec>',
+      'accuracy | params=<fraction> | flops=<fraction> | size=<fraction> | latency=<ms>ms@<device|local>',
+      'accuracy',
+    )
+    .option(
+      '--max-drop <points>',
+      'allowed top-1 accuracy drop in percentage points',
+      num('--max-drop'),
+      0.3,
+    )
+    .option(
+      '--latency-source <source>',
+      'predicted (device profiles), local, or measured (control plane only)',
+    )
+    .option('--profiles <dir>', 'device-profiles directory for predicted latencies')
+    .option('--rounds <n>', 'pruning rounds at most', int('--rounds'), 100)
+    .option('--time-budget <minutes>', 'wall-clock budget for the search', num('--time-budget'))
+    .option('--epochs <n>', 'fine-tuning epochs per round (default 1)', int('--epochs'))
+    .option('--steps <n>', 'fine-tuning steps per round (instead of epochs)', int('--steps'))
+    .option('-b, --batch-size <n>', 'fine-tuning batch size', int('--batch-size'), 128)
+    .option(
+      '--lr <rate>',
+      'fine-tuning learning rate (cosine, restarted each round)',
+      num('--lr'),
+      0.01,
+    )
+    .option('--weight-decay <wd>', 'fine-tuning weight decay', num('--weight-decay'), 5e-4)
+    .option(
+      '--lambda <step>',
+      'first threshold step (default: the median group score)',
+      num('--lambda'),
+    )
+    .option('--power <p>', 'attention power p', num('--power'), 1)
+    .option('--weighting <kind>', 'threshold weighting: params, flops or latency')
+    .option('--min-channels <n>', 'channels every group keeps', int('--min-channels'), 1)
+    .option('--no-prune-stem', 'never prune the stem conv')
+    .option('--prune-classifier', 'also prune hidden dense layers of the classifier head', false)
+    .option(
+      '--calibration-batches <n>',
+      'training batches the attention is averaged over',
+      int('--calibration-batches'),
+      8,
+    )
+    .option(
+      '--validation <n>',
+      'training examples held out to judge rounds (default min(5000, 10%))',
+      int('--validation'),
+    )
+    .option('--seed <n>', 'seed of the fine-tuning order', int('--seed'), 0)
+    .option('-o, --out <file>', 'write the pruned model file')
+    .option('--onnx <file>', 'export the pruned model to ONNX')
+    .option('--report <file>', 'write the trajectory and provenance as JSON')
+    .option(
+      '--baselines',
+      'also run L1-norm and one-shot attention pruning at the same budgets',
+      false,
+    )
+    .action(async (o: AapCliOptions) => runCommand(o));
+}

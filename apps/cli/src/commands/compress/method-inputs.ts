@@ -1,0 +1,94 @@
+/**
+ * What every compression method reads from the command line: the model file (engine model file
+ * or ONNX), the dataset, the objective, and the latency oracle the objective needs.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Dataset, Model } from '@edgecompress/engine';
+import type { LatencyOracle, Objective } from '@edgecompress/compress';
+
+export const int =
+  (flag: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`${flag} must be an integer >= 0, got "${v}"`);
+    return n;
+  };
+export const num =
+  (flag: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`${flag} must be a number, got "${v}"`);
+    return n;
+  };
+
+export async function loadInputModel(path: string): Promise<Model> {
+  if (!existsSync(path)) {
+    throw new Error(
+      `model file "${path}" not found (train one with: edgec train -m resnet20 -o ${path})`,
+    );
+  }
+  const engine = await import('@edgecompress/engine');
+  if (path.endsWith('.onnx')) return engine.importOnnx(readFileSync(path)).model;
+  return engine.loadModel(path);
+}
+
+export interface DatasetFlags {
+  dataset: string;
+  dataDir?: string;
+  limitTrain?: number;
+  limitTest?: number;
+}
+
+export async function loadInputDataset(o: DatasetFlags, model: Model): Promise<Dataset> {
+  const engine = await import('@edgecompress/engine');
+  const limit = {
+    ...(o.limitTrain ? { train: o.limitTrain } : {}),
+    ...(o.limitTest ? { test: o.limitTest } : {}),
+  };
+  const dataset = engine.loadDataset(o.dataset, {
+    ...(o.dataDir ? { dir: o.dataDir } : {}),
+    ...(o.limitTrain || o.limitTest ? { limit } : {}),
+  });
+  const shape = model.graph.inputShape;
+  if (
+    shape.join('x') !== dataset.inputShape.join('x') ||
+    model.graph.numClasses !== dataset.numClasses
+  ) {
+    throw new Error(
+      `the model takes [${shape.join(', ')}] with ${model.graph.numClasses} classes, but ${dataset.name} ` +
+        `has [${dataset.inputShape.join(', ')}] with ${dataset.numClasses} classes`,
+    );
+  }
+  return dataset;
+}
+
+/** The oracle an objective needs: local ORT timing, or the device-profile predictor. */
+export async function oracleFor(
+  objective: Objective,
+  profilesDir?: string,
+): Promise<LatencyOracle | undefined> {
+  if (objective.metric !== 'latency' && !objective.device) return undefined;
+  const compress = await import('@edgecompress/compress');
+  if (objective.latencySource === 'local') {
+    return new compress.CachedLatencyOracle(new compress.LocalLatencyOracle());
+  }
+  if (objective.latencySource === 'measured') {
+    throw new Error(
+      'measured latencies come from the fleet through the control plane (compression jobs); ' +
+        'on the command line use a device profile (predicted) or @local',
+    );
+  }
+  const profiles = await import('@edgecompress/profiles');
+  const dir = profilesDir ?? profiles.defaultProfilesDir();
+  if (!dir) throw new Error('no device-profiles directory found; pass --profiles <dir>');
+  const predictor = new profiles.ProfileLatencyPredictor(profiles.loadDeviceProfiles(dir));
+  return new compress.CachedLatencyOracle(new compress.PredictedLatencyOracle(predictor));
+}
+
+/** Writes next to the target and renames, so a failed run never leaves a partial file. */
+export function writeAtomically(path: string, bytes: Uint8Array | string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# AAP on Fashion-MNIST, one command per run (docs/results.md, AAP section).
+#
+#   scripts/aap-fashion-mnist.sh short      # minutes: proves the pipeline end to end
+#   scripts/aap-fashion-mnist.sh resnet     # about an hour: ResNet-20, accuracy objective, drop <= 0.3 pt
+#   scripts/aap-fashion-mnist.sh vgg        # about an hour: VGG-8, accuracy objective, drop <= 0.3 pt
+#   scripts/aap-fashion-mnist.sh latency    # about an hour: ResNet-20, p50 target on this machine
+#
+# Each run trains the unpruned model first (skipped when its file exists), then runs AAP with
+# the L1-norm and one-shot attention baselines at the same parameter and training budget, and
+# writes the model, the ONNX export and a JSON report (trajectory + provenance) to $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE="${1:-short}"
+OUT="${OUT:-runs/aap}"
+mkdir -p "$OUT"
+edgec() { node bin/edgec.js "$@"; }
+
+train_once() { # arch file epochs [extra train flags]
+  local arch="$1" file="$2" epochs="$3"
+  shift 3
+  if [[ ! -f "$file" ]]; then
+    edgec train -m "$arch" -d fashion-mnist -e "$epochs" -b 128 --lr 0.05 --pad-crop 2 -o "$file" "$@"
+  fi
+}
+
+case "$MODE" in
+  short)
+    train_once resnet8 "$OUT/short-resnet8.ecm" 2 --limit-train 6000 --limit-test 2000
+    edgec compress aap -m "$OUT/short-resnet8.ecm" -d fashion-mnist --limit-train 6000 --limit-test 2000 \
+      --objective accuracy --max-drop 0.3 --rounds 6 --steps 40 -b 64 --validation 1000 \
+      --calibration-batches 4 --baselines --report "$OUT/short-resnet8.json" --onnx "$OUT/short-resnet8-aap.onnx"
+    ;;
+  resnet)
+    train_once resnet20 "$OUT/resnet20.ecm" 15
+    edgec compress aap -m "$OUT/resnet20.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
+      --time-budget 60 --epochs 1 --baselines \
+      --report "$OUT/resnet20-aap.json" -o "$OUT/resnet20-aap.ecm" --onnx "$OUT/resnet20-aap.onnx"
+    ;;
+  vgg)
+    train_once vgg8 "$OUT/vgg8.ecm" 15
+    edgec compress aap -m "$OUT/vgg8.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
+      --time-budget 60 --epochs 1 --baselines \
+      --report "$OUT/vgg8-aap.json" -o "$OUT/vgg8-aap.ecm" --onnx "$OUT/vgg8-aap.onnx"
+    ;;
+  latency)
+    train_once resnet20 "$OUT/resnet20.ecm" 15
+    # target: half the unpruned p50 on this machine, measured with onnxruntime-node (batch 1, 1 thread)
+    edgec compress aap -m "$OUT/resnet20.ecm" -d fashion-mnist --objective "latency=${TARGET_MS:-0.25}ms@local" \
+      --max-drop 0.3 --time-budget 60 --epochs 1 \
+      --report "$OUT/resnet20-latency.json" --onnx "$OUT/resnet20-latency.onnx"
+    ;;
+  *)
+    echo "usage: $0 short|resnet|vgg|latency" >&2
+    exit 2
+    ;;
+esac
