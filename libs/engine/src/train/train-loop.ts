@@ -284,7 +284,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let correct = 0;
       let seen = 0;
       for (let step = position.stepInEpoch; step < stepsPerEpoch; step++) {
-        if (options.signal?.aborted) throw new Error('training aborted');
+        if (options.signal?.aborted) {
+          checkpoint();
+          const where = options.checkpointPath
+            ? `; the checkpoint ${options.checkpointPath} resumes it with the same settings`
+            : '';
+          throw new Error(`training aborted at step ${position.globalStep}${where}`);
+        }
         if (options.stopAtStep !== undefined && position.globalStep >= options.stopAtStep) {
           checkpoint();
           return finish(false);
