@@ -57,6 +57,7 @@ describe('countModelCost', () => {
       params: 3 * 3 * 3 * 16,
       macs: 32 * 32 * 16 * 27,
       flops: 2 * 32 * 32 * 16 * 27,
+      bytes: 4 * 3 * 3 * 3 * 16,
     });
     const fc = cost.layers.find((l) => l.nodeId === 'fc')!;
     assert.equal(fc.macs, 640);
@@ -80,6 +81,29 @@ describe('countModelCost', () => {
     // 32 channels, 3x3 depthwise, 32x32 map (small-input variant keeps stride 1)
     assert.equal(dw.params, 9 * 32);
     assert.equal(dw.macs, 32 * 32 * 32 * 9);
+  });
+
+  it('sizes float32 weights at 4 bytes and quantized kernels at their packed bit width', () => {
+    const model = buildResNet({
+      depth: 8,
+      inputShape: [32, 32, 3],
+      numClasses: 10,
+      shapeOnly: true,
+    });
+    const float = countModelCost(model.graph);
+    assert.equal(float.bytes, 4 * (float.params + float.stateValues));
+    const conv = model.graph.nodes.find((n) => n.id === 's1.b0.1.conv')!;
+    assert.equal(conv.op, 'conv2d');
+    if (conv.op === 'conv2d')
+      conv.attrs.weightQuant = { quantizer: 'lsq', bits: 2, perChannel: false };
+    const quantized = countModelCost(model.graph);
+    const kernelValues = 3 * 3 * 16 * 32;
+    assert.equal(
+      quantized.layers.find((l) => l.nodeId === 's1.b0.1.conv')!.bytes,
+      kernelValues / 4,
+    );
+    assert.equal(float.bytes - quantized.bytes, kernelValues * 4 - kernelValues / 4);
+    assert.equal(quantized.params, float.params);
   });
 
   it('formats counts compactly', () => {

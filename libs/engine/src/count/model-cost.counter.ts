@@ -9,6 +9,8 @@ export interface LayerCost {
   params: number;
   macs: number;
   flops: number;
+  /** Storage of this node's weights: kernels at their quantized bit width, all else float32. */
+  bytes: number;
 }
 
 export interface ModelCost {
@@ -17,6 +19,12 @@ export interface ModelCost {
   stateValues: number;
   macs: number;
   flops: number;
+  /**
+   * Weight storage in bytes: kernels of weight-quantized layers at `bits` per value (packed),
+   * everything else (biases, BN parameters and running statistics) as float32. Quantizer
+   * parameters and file-format overhead are not included.
+   */
+  bytes: number;
   layers: LayerCost[];
 }
 
@@ -35,15 +43,21 @@ export function countModelCost(graph: Graph): ModelCost {
   let params = 0;
   let stateValues = 0;
   let macs = 0;
+  let bytes = 0;
   for (const node of graph.nodes) {
     const inputShapes = node.inputs.map((id) => shapes.get(id)!);
     const outputShape = shapes.get(node.id)!;
     let layerParams = 0;
+    let layerBits = 0;
+    const kernelBits =
+      'weightQuant' in node.attrs && node.attrs.weightQuant ? node.attrs.weightQuant.bits : 32;
     for (const spec of weightSpecs(node, inputShapes)) {
       const size = spec.shape!.reduce((a, b) => a * b, 1);
       if (spec.kind === 'state') stateValues += size;
       else layerParams += size;
+      layerBits += size * (spec.role === 'kernel' ? kernelBits : 32);
     }
+    const layerBytes = Math.ceil(layerBits / 8);
     const layerMacs = nodeMacs(node.op, node.attrs, inputShapes[0] ?? [], outputShape);
     layers.push({
       nodeId: node.id,
@@ -52,11 +66,13 @@ export function countModelCost(graph: Graph): ModelCost {
       params: layerParams,
       macs: layerMacs,
       flops: 2 * layerMacs,
+      bytes: layerBytes,
     });
+    bytes += layerBytes;
     params += layerParams;
     macs += layerMacs;
   }
-  return { params, stateValues, macs, flops: 2 * macs, layers };
+  return { params, stateValues, macs, flops: 2 * macs, bytes, layers };
 }
 
 function nodeMacs(op: OpType, attrs: unknown, input: number[], output: number[]): number {
