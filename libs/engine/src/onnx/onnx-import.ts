@@ -187,9 +187,19 @@ export function importOnnxModel(
     throw new OnnxFormatError(
       `model input "${inputInfo.name}" needs static, sane dims after the batch, has [${inDims.join(', ')}]`,
     );
-  const inputShape = onnxShapeToEngine(fixed);
-
   const nodesIn = g.node ?? [];
+  // TF/Keras converters keep the NHWC input and transpose it to NCHW first: such an input is
+  // already in engine layout, and its Transpose(0, 3, 1, 2) nodes vanish.
+  const inputUsers = nodesIn.filter((n) => (n.input ?? []).includes(inputInfo.name ?? ''));
+  const nhwcInput =
+    fixed.length === 3 &&
+    inputUsers.length > 0 &&
+    inputUsers.every(
+      (n) => n.opType === 'Transpose' && ints(attrMap(n).get('perm'), []).join() === '0,3,1,2',
+    );
+  const inputTransposes = new Set(nhwcInput ? inputUsers : []);
+  const inputShape = nhwcInput ? [...fixed] : onnxShapeToEngine(fixed);
+
   const blockers = nodesIn
     .filter((n) => !SUPPORTED.has(n.opType ?? '') || (n.domain && n.domain !== 'ai.onnx'))
     .map((n) => ({
@@ -380,6 +390,10 @@ export function importOnnxModel(
         break;
       }
       case 'Transpose': {
+        if (inputTransposes.has(n)) {
+          result = get(0);
+          break;
+        }
         const v = ir(0);
         const perm = ints(a.get('perm'), []);
         if (v.shape.length !== 3 || v.nhwcView || perm.join() !== '0,2,3,1')
