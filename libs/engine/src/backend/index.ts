@@ -7,3 +7,4 @@ export {
   depthwiseBackpropInput,
 } from './kernels/depthwise-backprop.kernel';
 export { ensureTfjsGradients } from './tfjs-gradients-loader';
+export { useConvKernels, type ConvKernelProvider } from './conv-kernel-provider';

@@ -14,10 +14,11 @@ after(() => {
 
 describe('initEngineBackend', () => {
   it('falls back to wasm with SIMD and the gradient kernels when tfjs-node is not installed', async () => {
-    const info = await selectEngineBackend({ loadOptional: notInstalled });
+    const info = await selectEngineBackend({ loadOptional: notInstalled, convKernels: 'wasm' });
     assert.equal(info.name, 'wasm');
     assert.equal(tf.getBackend(), 'wasm');
     assert.equal(info.simd, true);
+    assert.equal(info.convKernels, 'wasm');
     assert.match(info.nativeUnavailableReason ?? '', /not installed/);
     assert.deepEqual(info.addedKernels.sort(), [
       'Conv2DBackpropFilter',
@@ -26,6 +27,43 @@ describe('initEngineBackend', () => {
       'DepthwiseConv2dNativeBackpropInput',
     ]);
     assert.ok(tf.getGradient('Conv2D'), 'tfjs gradients registered');
+  });
+
+  it('computes convolutions on onnxruntime by default, and the result matches wasm', async () => {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(
+          Float32Array.from({ length: 2 * 6 * 6 * 3 }, (_, i) => Math.sin(i)),
+          [2, 6, 6, 3],
+        );
+        const w = tf.tensor4d(
+          Float32Array.from({ length: 3 * 3 * 3 * 4 }, (_, i) => Math.cos(i)),
+          [3, 3, 3, 4],
+        );
+        return tf.conv2d(x, w, 2, 'same').dataSync() as Float32Array;
+      });
+    const viaWasm = run(); // the previous test left wasm conv kernels in place
+    const info = await selectEngineBackend({ loadOptional: notInstalled });
+    assert.equal(info.convKernels, 'ort');
+    assert.ok(info.addedKernels.includes('Conv2D'));
+    const viaOrt = run();
+    viaOrt.forEach((v, i) =>
+      assert.ok(Math.abs(v - viaWasm[i]!) < 1e-4, `y[${i}] ${v} vs ${viaWasm[i]}`),
+    );
+  });
+
+  it('rejects an unknown EDGEC_CONV_KERNELS', async () => {
+    const saved = process.env.EDGEC_CONV_KERNELS;
+    process.env.EDGEC_CONV_KERNELS = 'cuda';
+    try {
+      await assert.rejects(
+        selectEngineBackend({ loadOptional: notInstalled }),
+        /EDGEC_CONV_KERNELS/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.EDGEC_CONV_KERNELS;
+      else process.env.EDGEC_CONV_KERNELS = saved;
+    }
   });
 
   it('reports a tfjs-node that fails to load with its error, and still starts on wasm', async () => {

@@ -6,7 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels } from './wasm-gradient-kernels';
+import {
+  ortKernelsAvailable,
+  useConvKernels,
+  type ConvKernelProvider,
+} from './conv-kernel-provider';
 import { loadTfjsNode, type OptionalModuleLoader } from './tfjs-node-loader';
 import { ensureTfjsGradients } from './tfjs-gradients-loader';
 
@@ -20,11 +24,22 @@ export interface EngineBackendInfo {
   addedKernels: string[];
   /** Why tfjs-node was not used (absent when it was). */
   nativeUnavailableReason?: string;
+  /** wasm only: who computes Conv2D and its gradients. */
+  convKernels?: ConvKernelProvider;
+  /** Why onnxruntime conv kernels were not used, when they were wanted but did not load. */
+  convKernelsNote?: string;
 }
 
 export interface InitEngineBackendOptions {
   /** Force a backend; `auto` (default) prefers tfjs-node. Also read from EDGEC_TF_BACKEND. */
   prefer?: 'auto' | EngineBackendName;
+  /**
+   * wasm only: `ort` (default when onnxruntime loads) runs Conv2D and its gradients on
+   * onnxruntime's native kernels; `wasm` keeps them on wasm. Also read from EDGEC_CONV_KERNELS.
+   */
+  convKernels?: ConvKernelProvider;
+  /** Threads each onnxruntime conv kernel may use (default 1: one per data-parallel replica). */
+  kernelThreads?: number;
   /** Injected for tests; defaults to a guarded `require`. */
   loadOptional?: OptionalModuleLoader;
 }
@@ -60,11 +75,28 @@ export async function selectEngineBackend(
       throw new Error(`tfjs-node was requested but is unavailable: ${nativeUnavailableReason}`);
     }
   }
-  const addedKernels = registerWasmGradientKernels('wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
   await tf.ready();
+  const wanted = options.convKernels ?? readConvKernels(process.env.EDGEC_CONV_KERNELS);
+  const ort = wanted === 'wasm' ? undefined : ortKernelsAvailable();
+  if (wanted === 'ort' && ort && !ort.ok) throw new Error(ort.reason);
+  const convKernels: ConvKernelProvider = ort?.ok ? 'ort' : 'wasm';
+  const addedKernels = useConvKernels(convKernels, options.kernelThreads ?? 1);
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  return { name: 'wasm', simd, addedKernels, nativeUnavailableReason };
+  return {
+    name: 'wasm',
+    simd,
+    addedKernels,
+    nativeUnavailableReason,
+    convKernels,
+    ...(ort && !ort.ok ? { convKernelsNote: ort.reason } : {}),
+  };
+}
+
+function readConvKernels(value: string | undefined): ConvKernelProvider | undefined {
+  if (value === undefined || value === '' || value === 'auto') return undefined;
+  if (value === 'ort' || value === 'wasm') return value;
+  throw new Error(`EDGEC_CONV_KERNELS must be auto, ort or wasm; got "${value}"`);
 }
 
 function readPreference(value: string | undefined): 'auto' | EngineBackendName {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from '../wasm-gradient-kernels';
+import { useConvKernels, type ConvKernelProvider } from '../conv-kernel-provider';
 import { ensureTfjsGradients } from '../tfjs-gradients-loader';
 
 // Every registered wasm gradient kernel is checked two ways on random shapes: against the
@@ -212,18 +213,23 @@ before(async () => {
   await tf.ready();
 });
 
-describe('wasm conv2d gradients (Conv2DBackpropFilter, Conv2DBackpropInput)', () => {
-  for (const c of convCases) {
-    it(`match the cpu backend and finite differences: ${describeCase(c)}`, async () => {
-      const p = problem(conv, c);
-      const reference = await gradsOn('cpu', conv, c, p);
-      const ours = await gradsOn('wasm', conv, c, p);
-      assertAllClose(ours.dw, reference.dw, 'dw');
-      assertAllClose(ours.dx, reference.dx, 'dx');
-      assertFiniteDifferences(conv, c, p, ours.dx, ours.dw);
+for (const provider of ['wasm', 'ort'] as ConvKernelProvider[]) {
+  describe(`conv2d forward and gradients on wasm, conv kernels by ${provider}`, () => {
+    before(() => {
+      useConvKernels(provider);
     });
-  }
-});
+    for (const c of convCases) {
+      it(`match the cpu backend and finite differences: ${describeCase(c)}`, async () => {
+        const p = problem(conv, c);
+        const reference = await gradsOn('cpu', conv, c, p);
+        const ours = await gradsOn('wasm', conv, c, p);
+        assertAllClose(ours.dw, reference.dw, 'dw');
+        assertAllClose(ours.dx, reference.dx, 'dx');
+        assertFiniteDifferences(conv, c, p, ours.dx, ours.dw);
+      });
+    }
+  });
+}
 
 describe('wasm depthwise gradients (DepthwiseConv2dNativeBackpropFilter/Input)', () => {
   for (const c of depthwiseCases) {
