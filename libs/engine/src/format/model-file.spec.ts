@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildModel, buildSmallCnn } from '../builders';
-import type { Model } from '../graph';
+import { validateModel, type Model } from '../graph';
 import {
   deserializeModel,
   loadModel,
@@ -211,6 +211,41 @@ describe('model file', () => {
     assert.throws(() => deserializeModel(dangling), /node "s0.bn": input "nope" names no node/);
     const notJson = reseal(Buffer.from(file).fill(0x7b, 56, 60));
     assert.throws(() => deserializeModel(notJson), /header is not valid JSON/);
+  });
+
+  it('answers resealed random mutations of the header with a model or a ModelFileError, never a crash', () => {
+    const file = serializeModel(tiny());
+    const headerLength = file.readUInt32LE(12);
+    let state = 12345;
+    const next = (n: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return state % n;
+    };
+    const printable = Buffer.from('{}[]",:0123456789-.eE truefalsnul\\/abcxyz');
+    let rejected = 0;
+    for (let round = 0; round < 400; round++) {
+      const copy = Buffer.from(file);
+      for (let k = 1 + next(4); k > 0; k--)
+        copy[56 + next(headerLength)] = printable[next(printable.length)];
+      try {
+        validateModel(deserializeModel(reseal(copy)));
+      } catch (err) {
+        assert.ok(err instanceof ModelFileError, `round ${round}: ${String(err)}`);
+        rejected++;
+      }
+    }
+    assert.ok(rejected > 300, `only ${rejected} of 400 mutations rejected`);
+  });
+
+  it('rejects a tensor whose declared dims overflow, without allocating them', () => {
+    const file = serializeModel(tiny());
+    const huge = editHeader(file, (h) => {
+      (h as { tensors: { shape: number[] }[] }).tensors[0].shape = [2 ** 31, 2 ** 31];
+    });
+    assert.throws(
+      () => deserializeModel(huge),
+      /has \d+ bytes for shape \[2147483648, 2147483648\]/,
+    );
   });
 
   it('reports a missing file with its system error', () => {
