@@ -19,7 +19,8 @@ import { systemClock, type Clock, type TimerHandle } from './clock';
 import type { AgentConfig } from './config/agent-config';
 import { MqttConnection } from './connection/mqtt-connection';
 import { OutboxFlusher } from './connection/outbox-flusher';
-import { HardwareFactsCollector } from './facts/hardware-facts';
+import { fallbackStableFacts, type StableHardwareFacts } from './facts/hardware-facts';
+import { SystemLoad } from './facts/system-load';
 import { CommandDispatcher, type Logger } from './handlers/command-dispatcher';
 import type { EventBody } from './jobs/command-job';
 import { ArtifactFetcher } from './jobs/artifact-fetcher';
@@ -55,14 +56,14 @@ export class Agent {
   private readonly journal: CommandJournalStore;
   private readonly counter: ConnectionCounterStore;
   private readonly runner: OrtRunner;
-  private readonly facts: HardwareFactsCollector;
+  private readonly load: SystemLoad;
   private readonly connection: MqttConnection;
   private readonly flusher: OutboxFlusher;
   private readonly fetcher: ArtifactFetcher;
   private readonly dispatcher: CommandDispatcher;
   private readonly startedAt: number;
   private connectionNumber = 0;
-  private runtime: Promise<RuntimeFacts> | undefined;
+  private probe: Promise<{ runtime: RuntimeFacts; hardware: StableHardwareFacts }> | undefined;
   private telemetryTimer: TimerHandle | undefined;
 
   constructor(
@@ -79,7 +80,7 @@ export class Agent {
     this.journal = new CommandJournalStore(config.dataDir);
     this.counter = new ConnectionCounterStore(config.dataDir);
     this.runner = options.runner ?? new OrtRunner(undefined, this.clock);
-    this.facts = new HardwareFactsCollector(config.dataDir);
+    this.load = new SystemLoad(config.dataDir);
     this.connection = new MqttConnection(
       {
         brokerUrl: config.brokerUrl,
@@ -134,7 +135,7 @@ export class Agent {
   }
 
   start(): void {
-    this.runtime = this.probeRuntime();
+    this.probe = this.probeRuntime();
     this.connection.start();
     this.dispatcher.resumeUnfinished();
     if (this.config.telemetryIntervalMs > 0) {
@@ -190,7 +191,8 @@ export class Agent {
     });
   }
 
-  private async probeRuntime(): Promise<RuntimeFacts> {
+  /** ORT version, providers and hardware facts, from one runner child at start. */
+  private async probeRuntime(): Promise<{ runtime: RuntimeFacts; hardware: StableHardwareFacts }> {
     const node = process.versions.node;
     try {
       const probe = await this.runner.run<ProbeResult>(
@@ -198,24 +200,42 @@ export class Agent {
         { timeoutMs: 60_000, memoryLimitBytes: this.config.runnerMemoryLimitBytes },
       );
       return {
-        node,
-        ort: { version: probe.ortVersion, executionProviders: probe.executionProviders },
+        runtime: {
+          node,
+          ort: { version: probe.ortVersion, executionProviders: probe.executionProviders },
+        },
+        hardware: probe.hardware,
       };
     } catch (err) {
       this.log.warn('onnxruntime probe failed', { error: (err as Error).message });
-      return { node, ort: { version: 'unavailable', executionProviders: ['cpu'] } };
+      return {
+        runtime: { node, ort: { version: 'unavailable', executionProviders: ['cpu'] } },
+        hardware: fallbackStableFacts(),
+      };
     }
   }
 
   private async onConnect(): Promise<void> {
-    this.log.info('connected', { connection: this.connectionNumber });
+    const mem = process.memoryUsage();
+    this.log.info('connected', {
+      connection: this.connectionNumber,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      heapTotal: mem.heapTotal,
+    });
     this.publishDirect('state', this.statePayload(true));
     await this.connection
       .subscribe([topics.deviceCmd(this.config.deviceId)])
       .catch(() => undefined);
     this.flusher.kick();
     try {
-      const [hardware, runtime] = await Promise.all([this.facts.hardware(), this.runtime!]);
+      const { runtime, hardware: stable } = await this.probe!;
+      const memory = this.load.memory();
+      const hardware = {
+        ...stable,
+        memory: { totalBytes: memory.totalBytes, freeBytes: memory.freeBytes },
+        disk: this.load.disk(),
+      };
       this.publishDirect(
         'hello',
         encodeMessage('hello', {
@@ -273,7 +293,12 @@ export class Agent {
   private async sendTelemetry(): Promise<void> {
     if (!this.connection.connected) return;
     try {
-      const load = await this.facts.load();
+      const memory = this.load.memory();
+      const load = {
+        cpuLoadPercent: this.load.cpuLoadPercent(),
+        memory: { totalBytes: memory.totalBytes, usedBytes: memory.usedBytes },
+        temperatureC: this.load.temperatureC(),
+      };
       const runnerRss = this.runner.activePids().reduce((sum, pid) => sum + readRssBytes(pid), 0);
       this.publishDirect(
         'telemetry',

@@ -1,10 +1,8 @@
 /**
- * What the device is: hardware facts from systeminformation (collected once; free memory and
- * disk refreshed per hello) and live load figures for telemetry. Values the OS does not expose
- * are left out rather than guessed.
+ * What the device is, from systeminformation. Values the OS does not expose are left out
+ * rather than guessed.
  */
-import { statfsSync } from 'node:fs';
-import { arch as osArch } from 'node:os';
+import { arch as osArch, cpus as cpus_, release as release_ } from 'node:os';
 import type { AcceleratorFacts, Arch, HardwareFacts } from '@edgecompress/protocol';
 import si from 'systeminformation';
 
@@ -39,15 +37,6 @@ function clip(text: string | undefined, max: number): string | undefined {
   return t ? t.slice(0, max) : undefined;
 }
 
-function diskFacts(dataDir: string): HardwareFacts['disk'] {
-  try {
-    const s = statfsSync(dataDir);
-    return { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
-  } catch {
-    return { totalBytes: 0, freeBytes: 0 };
-  }
-}
-
 function acceleratorOf(
   controller: si.Systeminformation.GraphicsControllerData,
 ): AcceleratorFacts | undefined {
@@ -62,83 +51,66 @@ function acceleratorOf(
   };
 }
 
-export class HardwareFactsCollector {
-  private stable: Promise<Omit<HardwareFacts, 'memory' | 'disk'>> | undefined;
+export type StableHardwareFacts = Omit<HardwareFacts, 'memory' | 'disk'>;
 
-  constructor(private readonly dataDir: string) {}
+/**
+ * Facts that do not change while the agent runs. systeminformation is large, so this runs in
+ * the runner child (the probe at start), keeping the agent process itself small.
+ */
+export async function collectStableFacts(): Promise<StableHardwareFacts> {
+  const [cpu, flags, os, system, graphics] = await Promise.all([
+    si.cpu(),
+    si.cpuFlags().catch(() => ''),
+    si.osInfo(),
+    si.system().catch(() => undefined),
+    si
+      .graphics()
+      .catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
+  ]);
+  const model = clip([cpu.manufacturer, cpu.brand].filter(Boolean).join(' '), 200) ?? 'unknown';
+  const maxGHz = cpu.speedMax || cpu.speed;
+  const relevantFlags = flags
+    .split(/\s+/)
+    .filter((f) => INFERENCE_FLAGS.has(f))
+    .slice(0, 256);
+  const board = clip(
+    [system?.manufacturer, system?.model].filter((v) => v && v !== 'Default string').join(' '),
+    200,
+  );
+  return {
+    arch: osArch() as Arch,
+    cpu: {
+      model,
+      ...(cpu.vendor ? { vendor: cpu.vendor.slice(0, 100) } : {}),
+      cores: Math.max(1, cpu.cores),
+      ...(cpu.physicalCores > 0 ? { physicalCores: cpu.physicalCores } : {}),
+      ...(maxGHz > 0 && maxGHz <= 10 ? { maxGHz } : {}),
+      ...(relevantFlags.length ? { flags: relevantFlags } : {}),
+    },
+    os: {
+      platform: os.platform || process.platform,
+      ...(clip(os.distro, 200) ? { distro: clip(os.distro, 200) } : {}),
+      ...(clip(os.release, 200) ? { release: clip(os.release, 200) } : {}),
+      ...(clip(os.kernel, 200) ? { kernel: clip(os.kernel, 200) } : {}),
+    },
+    ...(board ? { board } : {}),
+    accelerators: graphics.controllers
+      .map(acceleratorOf)
+      .filter((a): a is AcceleratorFacts => a !== undefined)
+      .slice(0, 32),
+  };
+}
 
-  private collectStable(): Promise<Omit<HardwareFacts, 'memory' | 'disk'>> {
-    this.stable ??= (async () => {
-      const [cpu, flags, os, system, graphics] = await Promise.all([
-        si.cpu(),
-        si.cpuFlags().catch(() => ''),
-        si.osInfo(),
-        si.system().catch(() => undefined),
-        si
-          .graphics()
-          .catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
-      ]);
-      const model = clip([cpu.manufacturer, cpu.brand].filter(Boolean).join(' '), 200) ?? 'unknown';
-      const maxGHz = cpu.speedMax || cpu.speed;
-      const relevantFlags = flags
-        .split(/\s+/)
-        .filter((f) => INFERENCE_FLAGS.has(f))
-        .slice(0, 256);
-      const board = clip(
-        [system?.manufacturer, system?.model].filter((v) => v && v !== 'Default string').join(' '),
-        200,
-      );
-      return {
-        arch: osArch() as Arch,
-        cpu: {
-          model,
-          ...(cpu.vendor ? { vendor: cpu.vendor.slice(0, 100) } : {}),
-          cores: Math.max(1, cpu.cores),
-          ...(cpu.physicalCores > 0 ? { physicalCores: cpu.physicalCores } : {}),
-          ...(maxGHz > 0 && maxGHz <= 10 ? { maxGHz } : {}),
-          ...(relevantFlags.length ? { flags: relevantFlags } : {}),
-        },
-        os: {
-          platform: os.platform || process.platform,
-          ...(clip(os.distro, 200) ? { distro: clip(os.distro, 200) } : {}),
-          ...(clip(os.release, 200) ? { release: clip(os.release, 200) } : {}),
-          ...(clip(os.kernel, 200) ? { kernel: clip(os.kernel, 200) } : {}),
-        },
-        ...(board ? { board } : {}),
-        accelerators: graphics.controllers
-          .map(acceleratorOf)
-          .filter((a): a is AcceleratorFacts => a !== undefined)
-          .slice(0, 32),
-      };
-    })();
-    return this.stable;
-  }
-
-  async hardware(): Promise<HardwareFacts> {
-    const [stable, mem] = await Promise.all([this.collectStable(), si.mem()]);
-    return {
-      ...stable,
-      memory: { totalBytes: mem.total, freeBytes: mem.available },
-      disk: diskFacts(this.dataDir),
-    };
-  }
-
-  /** Whole-machine load, memory in use and the hottest temperature sensor (null if none). */
-  async load(): Promise<{
-    cpuLoadPercent: number;
-    memory: { totalBytes: number; usedBytes: number };
-    temperatureC: number | null;
-  }> {
-    const [load, mem, temp] = await Promise.all([
-      si.currentLoad(),
-      si.mem(),
-      si.cpuTemperature().catch(() => ({ main: null, max: null })),
-    ]);
-    const reading = [temp.max, temp.main].find((t) => typeof t === 'number' && t > -100 && t < 200);
-    return {
-      cpuLoadPercent: Math.min(100, Math.max(0, load.currentLoad || 0)),
-      memory: { totalBytes: mem.total, usedBytes: mem.active },
-      temperatureC: reading ?? null,
-    };
-  }
+/** Minimal facts when the probe failed: what Node itself knows. */
+export function fallbackStableFacts(): StableHardwareFacts {
+  const cpus = cpus_();
+  return {
+    arch: osArch() as Arch,
+    cpu: {
+      model: cpus[0]?.model.trim().slice(0, 200) || 'unknown',
+      cores: Math.max(1, cpus.length),
+    },
+    os: { platform: process.platform, release: release_() },
+    accelerators: [],
+  };
 }

@@ -38,11 +38,12 @@ describe('OrtRunner (real onnxruntime-node in child processes)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('probes the ORT version and the bundled execution providers', async () => {
+  it('probes the ORT version, the bundled execution providers and the hardware facts', async () => {
     const probe = await runner.run<ProbeResult>({ kind: 'probe' }, limits);
     assert.match(probe.ortVersion, /^1\.\d+\.\d+$/);
     assert.ok(probe.executionProviders.includes('cpu'));
     assert.equal(probe.executionProviders.at(-1), 'cpu');
+    assert.ok(probe.hardware.cpu.cores >= 1 && probe.hardware.cpu.model.length > 0);
   });
 
   it('benchmarks a dynamic-batch model at the requested shape and reports ordered stats', async () => {

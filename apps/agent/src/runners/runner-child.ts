@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AgentError, toAgentError } from '../agent-error';
+import { collectStableFacts, fallbackStableFacts } from '../facts/hardware-facts';
 import { summarizeLatencies } from './latency-stats';
 import { loadOrt, type OrtModule } from './load-ort';
 import type {
@@ -29,7 +30,7 @@ function send(message: RunnerResponse): Promise<void> {
   });
 }
 
-function probe(ort: OrtModule): ProbeResult {
+async function probe(ort: OrtModule): Promise<ProbeResult> {
   // Providers that need libraries installed separately (CUDA, TensorRT) are not claimed.
   const backends = ort
     .listSupportedBackends()
@@ -43,6 +44,7 @@ function probe(ort: OrtModule): ProbeResult {
   return {
     ortVersion: ort.env.versions.common ?? 'unknown',
     executionProviders: ordered.length ? ordered : ['cpu'],
+    hardware: await collectStableFacts().catch(() => fallbackStableFacts()),
   };
 }
 
@@ -274,7 +276,7 @@ async function handle(request: RunnerRequest): Promise<RunnerResponse> {
     const ort = loadOrt();
     switch (request.kind) {
       case 'probe':
-        return { kind: 'result', result: probe(ort) };
+        return { kind: 'result', result: await probe(ort) };
       case 'self-test':
         return { kind: 'result', result: await selfTest(ort, request.spec) };
       case 'benchmark':

@@ -3,6 +3,7 @@
  * request per child: the child exits after answering, so nothing a model did survives it.
  */
 import type { ErrorCode } from '@edgecompress/protocol';
+import type { StableHardwareFacts } from '../facts/hardware-facts';
 import type { LatencySummary } from './latency-stats';
 
 export interface LabelledSampleFile {
@@ -36,6 +37,8 @@ export type RunnerRequest =
 export interface ProbeResult {
   ortVersion: string;
   executionProviders: string[];
+  /** Collected here rather than in the agent, which stays small. */
+  hardware: StableHardwareFacts;
 }
 
 export interface SelfTestResult {
