@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildModel, saveModel, syntheticDataset } from '@edgecompress/engine';
+import { buildModel, importOnnx, saveModel, syntheticDataset } from '@edgecompress/engine';
 
 const EDGEC = join(__dirname, '../../../../../bin/edgec.js');
 
@@ -73,7 +73,12 @@ describe('edgec compress aap (real processes)', () => {
     assert.equal(json.targetMet, true);
     assert.equal(json.provenance.method, 'aap');
     assert.equal(json.trajectory.length, json.provenance.decisions.length + 1);
-    assert.ok(existsSync(onnx));
+    const { metadata } = importOnnx(readFileSync(onnx));
+    assert.equal(metadata.get('edgecompress.method'), 'aap');
+    const provenance = JSON.parse(metadata.get('edgecompress.provenance')!) as {
+      stopReason: string;
+    };
+    assert.equal(provenance.stopReason, 'target-reached');
   });
 
   it('bad objectives exit non-zero with a clear message and write nothing', () => {

@@ -251,7 +251,23 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     out.push(`model written to ${o.out}`);
   }
   if (o.onnx) {
-    writeAtomically(o.onnx, engine.exportOnnx(result.model));
+    const { options: recordedOptions, ...provenance } = result.provenance;
+    writeAtomically(
+      o.onnx,
+      engine.exportOnnx(result.model, {
+        metadata: {
+          parent: o.model,
+          method: 'aap',
+          options: recordedOptions,
+          provenance: {
+            ...provenance,
+            round: result.round,
+            metrics: result.metrics,
+            baseline: result.baseline,
+          },
+        },
+      }),
+    );
     out.push(`ONNX written to ${o.onnx}`);
   }
   if (o.report) {
