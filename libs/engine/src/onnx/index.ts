@@ -2,7 +2,7 @@ export * from './onnx-schema';
 export * from './onnx-guard';
 export * from './onnx-metadata';
 export * from './layout';
-export * from './batch-norm-fold';
+export { foldBatchNorms } from './batch-norm-fold';
 export * from './onnx-export';
 export * from './onnx-import';
 export * from './packed-weights';
