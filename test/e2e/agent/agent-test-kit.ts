@@ -102,13 +102,13 @@ export async function startMosquitto(dir: string, port?: number): Promise<Broker
   };
 }
 
-export function connect(url: string, clientId: string): Promise<MqttClient> {
+export function connect(url: string, clientId: string, clean = true): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, {
       clientId,
       reconnectPeriod: 0,
       connectTimeout: 3000,
-      clean: true,
+      clean,
     });
     client.once('connect', () => resolve(client));
     client.once('error', (e) => {
@@ -249,11 +249,15 @@ export class FakeControlPlane {
     });
   }
 
-  static async connect(url: string, deviceId: string): Promise<FakeControlPlane> {
-    const client = await connect(
-      url,
-      `cp-${deviceId}-${process.pid}-${Math.random().toString(16).slice(2)}`,
-    );
+  /** `persistentId`: a persistent session, so the broker queues events while the test is away. */
+  static async connect(
+    url: string,
+    deviceId: string,
+    persistentId?: string,
+  ): Promise<FakeControlPlane> {
+    const clientId =
+      persistentId ?? `cp-${deviceId}-${process.pid}-${Math.random().toString(16).slice(2)}`;
+    const client = await connect(url, clientId, persistentId === undefined);
     await client.subscribeAsync(`ec/v1/devices/${deviceId}/#`, { qos: 1 });
     return new FakeControlPlane(client, deviceId);
   }
