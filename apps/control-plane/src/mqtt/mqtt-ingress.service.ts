@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { decodeMessage } from '@edgecompress/protocol';
+import { decodeMessage, type DecodedMessage } from '@edgecompress/protocol';
+import { GroupCommitQueue } from '../database/group-commit.queue';
+import { SqliteDatabase } from '../database/sqlite.database';
 import { LOGGER, type Logger } from '../common/logger';
 import { MetricsService } from '../health/metrics.service';
 import { EventsHandler } from './handlers/events.handler';
@@ -14,8 +16,12 @@ import type { InboundOutcome } from './mqtt-transport';
  * its kind. Bad input is counted, logged and dropped; it never throws. Only a storage failure
  * propagates, so the message stays unacknowledged and comes again.
  */
+type DeviceMessage = Extract<DecodedMessage, { deviceId: string }>;
+
 @Injectable()
 export class MqttIngressService {
+  private readonly commits: GroupCommitQueue<DeviceMessage, InboundOutcome>;
+
   constructor(
     private readonly state: StateHandler,
     private readonly hello: HelloHandler,
@@ -23,7 +29,14 @@ export class MqttIngressService {
     private readonly telemetry: TelemetryHandler,
     private readonly metrics: MetricsService,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    database: SqliteDatabase,
+  ) {
+    // Messages arriving together commit together: one fsync per batch, each still acknowledged
+    // only after its own data is durable.
+    this.commits = new GroupCommitQueue(database, 'ingest.batch', (m: DeviceMessage) =>
+      this.store(m),
+    );
+  }
 
   async handle(
     topic: string,
@@ -51,28 +64,30 @@ export class MqttIngressService {
         'publisher is not the device the topic names',
       );
     }
-    let outcome: InboundOutcome;
-    switch (message.kind) {
-      case 'state':
-        outcome = this.state.handle(message.deviceId, message.message);
-        break;
-      case 'hello':
-        outcome = this.hello.handle(message.deviceId, message.message);
-        break;
-      case 'events':
-        outcome = this.events.handle(message.deviceId, message.message);
-        break;
-      case 'telemetry':
-        outcome = this.telemetry.handle(message.deviceId, message.message);
-        break;
-    }
+    const outcome = await this.commits.submit(message);
     this.metrics.mqttMessagesIn.inc({ kind: message.kind, outcome });
-    if (outcome === 'rejected')
+    if (outcome === 'rejected') {
       this.logger.warn(
         { topic, deviceId: message.deviceId },
         'dropped message from an unknown device',
       );
+    }
     return outcome;
+  }
+
+  private store(message: DeviceMessage): InboundOutcome {
+    switch (message.kind) {
+      case 'state':
+        return this.state.handle(message.deviceId, message.message);
+      case 'hello':
+        return this.hello.handle(message.deviceId, message.message);
+      case 'events':
+        return this.events.handle(message.deviceId, message.message);
+      case 'telemetry':
+        return this.telemetry.handle(message.deviceId, message.message);
+      default:
+        return 'rejected';
+    }
   }
 
   private reject(

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { makeTempDir, type TempDir } from '@edgecompress/testing';
+import { GroupCommitQueue } from './group-commit.queue';
+import { SqliteDatabase } from './sqlite.database';
+
+describe('GroupCommitQueue', () => {
+  let dir: TempDir;
+  let database: SqliteDatabase;
+  const commits: string[] = [];
+  beforeEach(() => {
+    dir = makeTempDir();
+    database = new SqliteDatabase(join(dir.path, 'q.db'), [
+      { version: 1, name: 't', sql: 'CREATE TABLE t (x INTEGER PRIMARY KEY)' },
+    ]);
+    commits.length = 0;
+    database.observeTransactions((kind) => commits.push(kind));
+  });
+  afterEach(() => {
+    database.close();
+    dir.cleanup();
+  });
+
+  it('applies items submitted in one turn in one transaction and settles after commit', async () => {
+    const queue = new GroupCommitQueue(database, 'batch', (x: number) => {
+      database.db.prepare('INSERT INTO t (x) VALUES (?)').run(x);
+      return x * 2;
+    });
+    const results = await Promise.all([1, 2, 3, 4].map((x) => queue.submit(x)));
+    assert.deepEqual(results, [2, 4, 6, 8]);
+    assert.deepEqual(commits, ['batch']);
+    assert.equal((database.db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 4);
+  });
+
+  it('rolls back only the failing item and rejects only its promise', async () => {
+    const queue = new GroupCommitQueue(database, 'batch', (x: number) => {
+      database.db.prepare('INSERT INTO t (x) VALUES (?)').run(x);
+      if (x === 2) throw new Error('bad item');
+      return x;
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((x) => queue.submit(x)));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const rows = database.db.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[];
+    assert.deepEqual(
+      rows.map((r) => r.x),
+      [1, 3],
+    );
+  });
+});
