@@ -318,6 +318,111 @@ describe('GraphExecutor convolutions', () => {
     }
   });
 
+  it('runs every remaining op as its tfjs definition: depthwise with multiplier and bias, concat, avgPool, flatten, relu6, softmax', () => {
+    const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+    const dwKernel = rand([3, 3, 2, 2], 1);
+    const dwBias = rand([4], 2);
+    const fcKernel = rand([2 * 2 * 6, 3], 3);
+    const model: Model = {
+      graph: {
+        format: GRAPH_FORMAT,
+        version: GRAPH_VERSION,
+        name: 'ops',
+        architecture: 'test',
+        inputShape: [4, 4, 2],
+        numClasses: 3,
+        nodes: [
+          { id: 'x', op: 'input', inputs: [], attrs: { shape: [4, 4, 2] } },
+          {
+            id: 'dw',
+            op: 'depthwiseConv2d',
+            inputs: ['x'],
+            attrs: {
+              kernelSize: [3, 3],
+              strides: [1, 1],
+              pads: [1, 1, 1, 1],
+              dilations: [1, 1],
+              depthMultiplier: 2,
+              useBias: true,
+            },
+          },
+          { id: 'r6', op: 'relu6', inputs: ['dw'], attrs: {} },
+          { id: 'cat', op: 'concat', inputs: ['r6', 'x'], attrs: { axis: -1 } },
+          {
+            id: 'avg',
+            op: 'avgPool',
+            inputs: ['cat'],
+            attrs: { poolSize: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0] },
+          },
+          { id: 'flat', op: 'flatten', inputs: ['avg'], attrs: {} },
+          { id: 'fc', op: 'dense', inputs: ['flat'], attrs: { units: 3, useBias: false } },
+          { id: 'prob', op: 'softmax', inputs: ['fc'], attrs: {} },
+        ],
+        output: 'fc',
+      },
+      weights: new Map([
+        ['dw/kernel', { shape: [3, 3, 2, 2], data: dwKernel.dataSync() as Float32Array }],
+        ['dw/bias', { shape: [4], data: dwBias.dataSync() as Float32Array }],
+        ['fc/kernel', { shape: [24, 3], data: fcKernel.dataSync() as Float32Array }],
+      ]),
+    };
+    const ex = new GraphExecutor(model);
+    const x = rand([2, 4, 4, 2], 4) as tf.Tensor4D;
+    const { logits, captured } = ex.forward(x, { training: false, capture: ['prob', 'flat'] });
+    const dw = tf.relu6(tf.add(tf.depthwiseConv2d(x, dwKernel as tf.Tensor4D, 1, 'same'), dwBias));
+    const pooled = tf.avgPool(tf.concat([dw, x], 3) as tf.Tensor4D, 2, 2, 'valid');
+    const flat = tf.reshape(pooled, [2, 24]);
+    const expected = tf.matMul(flat as tf.Tensor2D, fcKernel as tf.Tensor2D);
+    close(captured.get('flat')!.dataSync(), Array.from(flat.dataSync()), 1e-5);
+    close(logits.dataSync(), Array.from(expected.dataSync()), 1e-4);
+    close(captured.get('prob')!.dataSync(), Array.from(tf.softmax(expected).dataSync()), 1e-5);
+    ex.dispose();
+  });
+
+  it('runs a flat-input graph on a 2-D batch, with BatchNorm over the batch axis', () => {
+    const model: Model = {
+      graph: {
+        format: GRAPH_FORMAT,
+        version: GRAPH_VERSION,
+        name: 'mlp',
+        architecture: 'test',
+        inputShape: [3],
+        numClasses: 3,
+        nodes: [
+          { id: 'x', op: 'input', inputs: [], attrs: { shape: [3] } },
+          { id: 'bn', op: 'batchNorm', inputs: ['x'], attrs: { epsilon: 1e-5, momentum: 0.5 } },
+          { id: 'relu', op: 'relu', inputs: ['bn'], attrs: {} },
+          { id: 'fc', op: 'dense', inputs: ['relu'], attrs: { units: 3, useBias: true } },
+        ],
+        output: 'fc',
+      },
+      weights: new Map([
+        ['bn/gamma', { shape: [3], data: Float32Array.from([1, 1, 1]) }],
+        ['bn/beta', { shape: [3], data: Float32Array.from([0, 0, 0]) }],
+        ['bn/movingMean', { shape: [3], data: Float32Array.from([0, 0, 0]) }],
+        ['bn/movingVariance', { shape: [3], data: Float32Array.from([1, 1, 1]) }],
+        ['fc/kernel', { shape: [3, 3], data: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) }],
+        ['fc/bias', { shape: [3], data: Float32Array.from([10, 20, 30]) }],
+      ]),
+    };
+    const ex = new GraphExecutor(model);
+    const x = tf.tensor2d([
+      [1, 2, 3],
+      [3, 6, 9],
+    ]);
+    const { logits, stateUpdates } = ex.forward(x, { training: true });
+    // per feature: batch mean m, biased var v = (d/2)^2 -> normalised values are -1 and +1
+    close(logits.dataSync(), [10, 20, 30, 11, 21, 31], 1e-3);
+    // running mean = 0.5 * 0 + 0.5 * [2, 4, 6]; unbiased var of two values = d^2 / 2
+    close(stateUpdates.get('bn/movingMean')!.dataSync(), [1, 2, 3]);
+    close(stateUpdates.get('bn/movingVariance')!.dataSync(), [
+      0.5 + 0.5 * 2,
+      0.5 + 0.5 * 8,
+      0.5 + 0.5 * 18,
+    ]);
+    ex.dispose();
+  });
+
   it('reports quantization nodes as not supported yet, naming the node', () => {
     const model = bnModel();
     model.graph.nodes.splice(2, 0, {
