@@ -157,4 +157,26 @@ describe('control plane REST + embedded broker', () => {
     assert.equal(done.events.length, 2, 'the duplicate pong is stored once');
     await closeMqtt(device);
   });
+
+  it("lets a device enroll itself with a fleet token, up to the token's use limit", async () => {
+    const created = await fx
+      .api()
+      .post('/api/v1/enrollment-tokens')
+      .set(fx.auth)
+      .send({ name: 'line 3', maxUses: 2, tags: ['line-3'] });
+    assert.equal(created.status, 201);
+    const enroll = (id: string, token = created.body.token as string) =>
+      fx.api().post('/api/v1/enroll').send({ enrollmentToken: token, id, name: id });
+    const first = await enroll('enrolled-1');
+    assert.equal(first.status, 201);
+    assert.deepEqual(first.body.device.tags, ['line-3']);
+    const client = await connectMqtt(fx.cp.mqttUrl, { clientId: 'enrolled-1', ...first.body.mqtt });
+    await closeMqtt(client);
+    assert.equal((await enroll('enrolled-2')).status, 201);
+    const third = await enroll('enrolled-3');
+    assert.equal(third.status, 403);
+    assert.match(third.body.message, /used up/);
+    assert.equal((await enroll('enrolled-4', 'ecenroll_wrong-token-value')).status, 403);
+    assert.equal((await fx.api().get('/api/v1/devices/enrolled-3').set(fx.auth)).status, 404);
+  });
 });
