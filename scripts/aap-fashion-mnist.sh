@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
-OUT="${OUT:-runs/aap}"
+OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
 
@@ -20,16 +20,17 @@ train_once() { # arch file epochs [extra train flags]
   local arch="$1" file="$2" epochs="$3"
   shift 3
   if [[ ! -f "$file" ]]; then
-    edgec train -m "$arch" -d fashion-mnist -e "$epochs" -b 128 --lr 0.05 --pad-crop 2 -o "$file" "$@"
+    edgec train -m "$arch" -d fashion-mnist -e "$epochs" -b 128 --lr 0.05 -o "$file" "$@"
   fi
 }
 
 case "$MODE" in
   short)
-    train_once resnet8 "$OUT/short-resnet8.ecm" 2 --limit-train 6000 --limit-test 2000
-    edgec compress aap -m "$OUT/short-resnet8.ecm" -d fashion-mnist --limit-train 6000 --limit-test 2000 \
-      --objective accuracy --max-drop 0.3 --rounds 6 --steps 40 -b 64 --validation 1000 \
-      --calibration-batches 4 --baselines --report "$OUT/short-resnet8.json" --onnx "$OUT/short-resnet8-aap.onnx"
+    # small enough for a shared 2-core machine: a small CNN on 3000 training images
+    train_once small-cnn "$OUT/short-small-cnn.ecm" 2 --limit-train 3000 --limit-test 1000 -b 64
+    edgec compress aap -m "$OUT/short-small-cnn.ecm" -d fashion-mnist --limit-train 3000 --limit-test 1000 \
+      --objective accuracy --max-drop 0.3 --rounds 4 --steps 20 -b 64 --validation 500 \
+      --calibration-batches 2 --baselines --report "$OUT/short-small-cnn.json" --onnx "$OUT/short-small-cnn-aap.onnx"
     ;;
   resnet)
     train_once resnet20 "$OUT/resnet20.ecm" 15
