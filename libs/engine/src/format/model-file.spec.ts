@@ -112,6 +112,13 @@ describe('model file', () => {
     assert.deepEqual(readdirSync(dir), []);
   });
 
+  it('refuses to write a graph the reader would refuse', () => {
+    const model = tiny();
+    (model.graph.nodes[1] as unknown as Record<string, unknown>).note = 'free text';
+    assert.throws(() => saveModel(join(dir, 'odd.ecm'), model), /invalid graph JSON at nodes\.1/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   it('rejects every single-byte corruption of a file', () => {
     const file = serializeModel(tiny());
     assert.ok(file.length < 8192, `tiny model file is ${file.length} bytes`);

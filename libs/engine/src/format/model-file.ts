@@ -70,6 +70,9 @@ const littleEndianHost = endianness() === 'LE';
 /** Serialises a model (validated first) into the model file bytes. */
 export function serializeModel(model: Model): Buffer {
   validateModel(model);
+  // A model the reader would refuse (e.g. a node with a key the schema does not know) must not
+  // be written in the first place.
+  parseGraph(JSON.parse(JSON.stringify(model.graph)));
   const tensors: TensorEntry[] = [];
   let blobLength = 0;
   for (const [name, weight] of model.weights) {
