@@ -168,7 +168,6 @@ async function main(): Promise<void> {
       const parts = Array.from({ length: count }, (_, i) => {
         const data = join(dir.path, `fetch-${count}-${i}`);
         const store = new ModelStore(data, 1024 * 1024 * 1024);
-        let fetcher: ArtifactFetcher | undefined;
         let resolveConnected!: () => void;
         const connected = new Promise<void>((r) => (resolveConnected = r));
         const connection = new MqttConnection(
@@ -192,13 +191,13 @@ async function main(): Promise<void> {
             onDisconnect: () => undefined,
             onMessage: (topic, payload) => {
               const m = /artifacts\/([0-9a-f]{64})\/(manifest|chunk\/(\d+))$/.exec(topic);
-              if (!m || !fetcher) return;
+              if (!m) return;
               if (m[2] === 'manifest') fetcher.handleManifest(m[1]!, payload);
               else fetcher.handleChunk(m[1]!, Number(m[3]), payload);
             },
           },
         );
-        fetcher = new ArtifactFetcher(
+        const fetcher = new ArtifactFetcher(
           store,
           connection,
           [cp.keys.publicKeyPem],
