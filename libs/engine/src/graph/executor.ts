@@ -4,6 +4,7 @@ import type { Graph, GraphNode, Model, Pads, Weights } from './ir';
 import type { ShapeMap } from './shape-inference';
 import { validateModel } from './validate-graph';
 import { quantizerWeightPrefix, weightName, weightSpecs } from './weight-specs';
+import { fakeQuantActivation, fakeQuantWeight } from '../quant';
 
 export interface ForwardOptions {
   /** Training mode: BatchNorm normalises with batch statistics and proposes new running stats. */
@@ -168,6 +169,23 @@ export class GraphExecutor {
     return (this.trainableVars.get(name) ?? this.stateVars.get(name))!;
   }
 
+  /** A layer's kernel as the layer uses it: fake-quantized when the layer carries `weightQuant`. */
+  private kernel(node: GraphNode & { op: 'conv2d' | 'depthwiseConv2d' | 'dense' }): tf.Tensor {
+    const kernel = this.weight(node.id, 'kernel');
+    const quant = node.attrs.weightQuant;
+    return quant ? fakeQuantWeight(kernel, quant, this.quantParams(node), node.id) : kernel;
+  }
+
+  /** Quantizer parameters of a node by short name (`${prefix}${name}`). */
+  private quantParams(node: GraphNode): Map<string, tf.Variable> {
+    const prefix = quantizerWeightPrefix(node)!;
+    const params = new Map<string, tf.Variable>();
+    for (const [name, v] of this.trainableVars) {
+      if (name.startsWith(prefix)) params.set(name.slice(prefix.length), v);
+    }
+    return params;
+  }
+
   private run(
     node: GraphNode,
     inputs: tf.Tensor[],
@@ -180,9 +198,8 @@ export class GraphExecutor {
       case 'input':
         return x;
       case 'conv2d': {
-        if (node.attrs.weightQuant) throw quantNotSupported(node);
         const { strides, dilations, pads, groups, filters, useBias } = node.attrs;
-        const kernel = this.weight(node.id, 'kernel') as tf.Tensor4D;
+        const kernel = this.kernel(node) as tf.Tensor4D;
         const channels = a.shape[3]!;
         const pad = explicitPad(pads);
         let y: tf.Tensor4D;
@@ -209,9 +226,8 @@ export class GraphExecutor {
         return useBias ? tf.add(y, this.weight(node.id, 'bias')) : y;
       }
       case 'depthwiseConv2d': {
-        if (node.attrs.weightQuant) throw quantNotSupported(node);
         const { strides, dilations, pads, useBias } = node.attrs;
-        const kernel = this.weight(node.id, 'kernel') as tf.Tensor4D;
+        const kernel = this.kernel(node) as tf.Tensor4D;
         const y = tf.depthwiseConv2d(
           a as tf.Tensor4D,
           kernel,
@@ -258,14 +274,13 @@ export class GraphExecutor {
       case 'flatten':
         return a.rank === 2 ? a : tf.reshape(a, [a.shape[0], -1]);
       case 'dense': {
-        if (node.attrs.weightQuant) throw quantNotSupported(node);
-        const y = tf.matMul(a as tf.Tensor2D, this.weight(node.id, 'kernel') as tf.Tensor2D);
+        const y = tf.matMul(a as tf.Tensor2D, this.kernel(node) as tf.Tensor2D);
         return node.attrs.useBias ? tf.add(y, this.weight(node.id, 'bias')) : y;
       }
       case 'softmax':
         return tf.softmax(a);
       case 'fakeQuant':
-        throw quantNotSupported(node);
+        return fakeQuantActivation(a, node.attrs, this.quantParams(node), node.id);
     }
   }
 
@@ -313,11 +328,4 @@ function explicitPad([top, bottom, left, right]: Pads):
 
 function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-function quantNotSupported(node: GraphNode): GraphError {
-  return new GraphError(
-    `${node.op === 'fakeQuant' ? 'activation' : 'weight'} quantization is not supported yet by the executor`,
-    node.id,
-  );
 }
