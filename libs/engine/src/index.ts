@@ -6,3 +6,4 @@ export * from './count';
 export * from './backend';
 export * from './train';
 export * from './format';
+export * from './quant';
