@@ -193,6 +193,28 @@ describe('buildModel', () => {
     assert.ok(bare.weights.get('stem.bn/gamma')!.data.every((v) => v === 1));
   });
 
+  it('builds every architecture for odd, tiny and non-square inputs', () => {
+    const shapes: [number, number, number][] = [
+      [1, 1, 1],
+      [5, 7, 2],
+      [28, 28, 1],
+      [64, 48, 3],
+    ];
+    for (const arch of ARCHITECTURES) {
+      for (const inputShape of shapes) {
+        const m = buildModel(arch, {
+          inputShape,
+          numClasses: 7,
+          widthMultiplier: 0.25,
+          shapeOnly: true,
+        });
+        const out = inferShapes(m.graph);
+        assert.deepEqual(out.get(m.graph.output), [7], `${arch} at ${inputShape.join('x')}`);
+        assert.equal(out.get(m.graph.features!)!.length, 1, `${arch} features are a vector`);
+      }
+    }
+  });
+
   it('builds every listed architecture by name and rejects unknown ones', () => {
     for (const arch of ARCHITECTURES.filter((a) => a !== 'resnet110' && a !== 'vgg16')) {
       const m = buildModel(arch, { inputShape: [16, 16, 3], numClasses: 4, widthMultiplier: 0.25 });
