@@ -53,9 +53,21 @@ export function validateBudget(budget: FineTuneBudget): void {
   if (!(lr > 0)) throw new RangeError(`fine-tune lr must be > 0, got ${lr}`);
 }
 
-/** The training window of round `round` for a step budget (a view, no copy). */
+/**
+ * The training window of round `round` for a step budget. A window no larger than the split is
+ * a view; a larger one repeats the split, so the schedule spans exactly the budgeted steps.
+ */
 function window(split: Split, size: number, examples: number, round: number): Split {
-  if (examples >= split.count) return split;
+  if (examples > split.count) {
+    const images = new Float32Array(examples * size);
+    const labels = split.labels ? new Int32Array(examples) : null;
+    for (let done = 0; done < examples; done += split.count) {
+      const n = Math.min(split.count, examples - done);
+      images.set(split.images.subarray(0, n * size), done * size);
+      labels?.set(split.labels!.subarray(0, n), done);
+    }
+    return { images, labels, count: examples };
+  }
   const start = (round * examples) % (split.count - examples + 1);
   return {
     images: split.images.subarray(start * size, (start + examples) * size),
