@@ -13,6 +13,7 @@ import {
   startMosquitto,
   type MosquittoInstance,
 } from '@edgecompress/testing';
+import { EXAMPLE_EVENTS } from '@edgecompress/protocol';
 import { startFixture, type ControlPlaneFixture } from './control-plane.fixture';
 
 /**
@@ -235,6 +236,29 @@ describe('broker ACL matrix', () => {
           controlPlane: { username: identity.username, password: identity.password },
           device: (id) => creds.get(id)!,
         });
+      });
+
+      it('stores reports that reach the control plane through mosquitto (shared subscriptions)', async () => {
+        const a = await connectMqtt(mosquitto.url, { clientId: A, ...creds.get(A)! });
+        for (let i = 0; i < 20; i++) {
+          const report = {
+            ...EXAMPLE_EVENTS['benchmark-report'],
+            deviceId: A,
+            commandId: `via-mosq-${i}`,
+            seq: 0,
+          };
+          await a.publishAsync(`ec/v1/devices/${A}/events`, JSON.stringify(report), { qos: 1 });
+        }
+        await closeMqtt(a);
+        const stored = await eventually(
+          async () =>
+            (await fx.api().get(`/api/v1/measurements?deviceId=${A}`).set(fx.auth)).body as {
+              commandId: string;
+            }[],
+          (rows) => rows.length >= 20,
+          10_000,
+        );
+        assert.deepEqual(new Set(stored.map((r) => r.commandId)).size, 20);
       });
 
       it('refuses a revoked device after mosquitto reloads the rewritten password file', async () => {

@@ -25,6 +25,7 @@ const envSchema = z.object({
   EC_MQTT_USERNAME: optionalString,
   EC_MQTT_PASSWORD: optionalString,
   EC_MOSQUITTO_DIR: optionalString,
+  EC_MQTT_INGEST_CONNECTIONS: positiveInt.max(64).default(4),
   EC_PROFILES_DIR: z.string().min(1).default('./device-profiles'),
   EC_MAX_UPLOAD_BYTES: positiveInt.default(512 * 1024 * 1024),
   EC_TELEMETRY_KEEP_PER_DEVICE: positiveInt.default(1000),
@@ -54,6 +55,8 @@ export interface ControlPlaneConfig {
     readonly password?: string;
     /** Where to keep mosquitto's password and ACL files current, if mosquitto is the broker. */
     readonly mosquittoDir?: string;
+    /** External broker: connections sharing the device subscriptions (MQTT 5 shared subscriptions when > 1). */
+    readonly ingestConnections: number;
   };
   readonly profilesDir: string;
   readonly limits: {
@@ -95,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       username: e.EC_MQTT_USERNAME,
       password: e.EC_MQTT_PASSWORD,
       mosquittoDir: e.EC_MOSQUITTO_DIR ? resolve(e.EC_MOSQUITTO_DIR) : undefined,
+      ingestConnections: e.EC_MQTT_INGEST_CONNECTIONS,
     },
     profilesDir: resolve(e.EC_PROFILES_DIR),
     limits: {

@@ -30,6 +30,7 @@ import { MQTT_TRANSPORT, type MqttTransport } from './mqtt-transport';
               url: config.mqtt.url!,
               username: identity.username,
               password: identity.password,
+              ingestConnections: config.mqtt.ingestConnections,
               logger: logger.child({ component: 'mqtt' }),
             })
           : new EmbeddedBrokerTransport({
