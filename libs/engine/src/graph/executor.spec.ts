@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { buildResNet, buildSmallCnn } from '../builders';
 import { GraphExecutor } from './executor';
 import { ensureTfjsGradients } from '../backend';
+import { fakeQuantWeight } from '../quant';
 import { GRAPH_FORMAT, GRAPH_VERSION, type GraphNode, type Model } from './ir';
 
 /** input [2, 2, 2] -> batchNorm -> globalAvgPool -> dense (identity kernel): logits = pooled BN output. */
@@ -213,6 +214,7 @@ describe('GraphExecutor', () => {
 
 describe('GraphExecutor convolutions', () => {
   before(async () => {
+    ensureTfjsGradients();
     await tf.setBackend('cpu');
   });
 
@@ -420,6 +422,78 @@ describe('GraphExecutor convolutions', () => {
       0.5 + 0.5 * 8,
       0.5 + 0.5 * 18,
     ]);
+    ex.dispose();
+  });
+
+  it('runs fakeQuant nodes and weight-quantized layers through the quantizers, with their parameters trainable', () => {
+    const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+    const kernel = rand([3, 3, 2, 4], 7);
+    const weightQuant = { quantizer: 'lsq' as const, bits: 4, perChannel: false };
+    const actQuant = { quantizer: 'pact' as const, bits: 2, signed: false };
+    const model: Model = {
+      graph: {
+        format: GRAPH_FORMAT,
+        version: GRAPH_VERSION,
+        name: 'q',
+        architecture: 'test',
+        inputShape: [5, 5, 2],
+        numClasses: 4,
+        nodes: [
+          { id: 'x', op: 'input', inputs: [], attrs: { shape: [5, 5, 2] } },
+          {
+            id: 'conv',
+            op: 'conv2d',
+            inputs: ['x'],
+            attrs: {
+              filters: 4,
+              kernelSize: [3, 3],
+              strides: [1, 1],
+              pads: [1, 1, 1, 1],
+              dilations: [1, 1],
+              groups: 1,
+              useBias: false,
+              weightQuant,
+            },
+          },
+          { id: 'relu', op: 'relu', inputs: ['conv'], attrs: {} },
+          { id: 'fq', op: 'fakeQuant', inputs: ['relu'], attrs: actQuant },
+          { id: 'gap', op: 'globalAvgPool', inputs: ['fq'], attrs: {} },
+        ],
+        output: 'gap',
+      },
+      weights: new Map([
+        ['conv/kernel', { shape: [3, 3, 2, 4], data: kernel.dataSync() as Float32Array }],
+        ['conv/wq.step', { shape: [], data: Float32Array.from([0.2]) }],
+        ['fq/alpha', { shape: [], data: Float32Array.from([1.5]) }],
+      ]),
+    };
+    const ex = new GraphExecutor(model);
+    assert.deepEqual([...ex.trainable.keys()], ['conv/kernel', 'conv/wq.step', 'fq/alpha']);
+    const x = rand([2, 5, 5, 2], 8) as tf.Tensor4D;
+    const { captured } = ex.forward(x, { training: false, capture: ['conv', 'fq'] });
+    // the conv used the fake-quantized kernel, exactly as the quantizer defines it
+    const step = new Map([['step', tf.scalar(0.2)]]);
+    const quantizedKernel = fakeQuantWeight(kernel, weightQuant, step) as tf.Tensor4D;
+    const expected = tf.conv2d(x, quantizedKernel, 1, 'same');
+    close(captured.get('conv')!.dataSync(), Array.from(expected.dataSync()), 1e-5);
+    assert.notDeepEqual(Array.from(quantizedKernel.dataSync()), Array.from(kernel.dataSync()));
+    // 2-bit unsigned PACT with alpha 1.5: every activation is one of 0, 0.5, 1, 1.5
+    const levels = new Set(
+      Array.from(captured.get('fq')!.dataSync()).map((v) => Math.round(v * 1e4) / 1e4),
+    );
+    assert.ok(
+      [...levels].every((v) => [0, 0.5, 1, 1.5].includes(v)),
+      `levels ${[...levels].join(', ')}`,
+    );
+    assert.ok(levels.size >= 3);
+    const { grads } = tf.variableGrads(() => {
+      const { logits } = ex.forward(x, { training: true });
+      return tf.sum(tf.square(logits)) as tf.Scalar;
+    }, [...ex.trainable.values()]);
+    for (const name of ['conv/wq.step', 'fq/alpha']) {
+      const g = grads[ex.trainable.get(name)!.name];
+      assert.ok(g && Math.abs(g.dataSync()[0]) > 0, `no gradient for ${name}`);
+    }
     ex.dispose();
   });
 

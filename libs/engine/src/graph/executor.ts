@@ -44,6 +44,8 @@ export class GraphExecutor {
   readonly shapes: ReadonlyMap<string, readonly number[]>;
   private readonly trainableVars: NamedVariables = new Map();
   private readonly stateVars: NamedVariables = new Map();
+  /** Quantizer parameters by node id, looked up once rather than per forward pass. */
+  private readonly quantizerParams = new Map<string, Map<string, tf.Variable>>();
   private disposed = false;
 
   constructor(model: Model) {
@@ -71,7 +73,13 @@ export class GraphExecutor {
       const quantPrefix = quantizerWeightPrefix(node);
       if (quantPrefix) {
         const names = [...model.weights.keys()].filter((n) => n.startsWith(quantPrefix)).sort();
-        for (const name of names) this.trainableVars.set(name, make(name, true));
+        const params = new Map<string, tf.Variable>();
+        for (const name of names) {
+          const variable = make(name, true);
+          this.trainableVars.set(name, variable);
+          params.set(name.slice(quantPrefix.length), variable);
+        }
+        this.quantizerParams.set(node.id, params);
       }
     }
     this.trainable = this.trainableVars;
@@ -176,14 +184,9 @@ export class GraphExecutor {
     return quant ? fakeQuantWeight(kernel, quant, this.quantParams(node), node.id) : kernel;
   }
 
-  /** Quantizer parameters of a node by short name (`${prefix}${name}`). */
-  private quantParams(node: GraphNode): Map<string, tf.Variable> {
-    const prefix = quantizerWeightPrefix(node)!;
-    const params = new Map<string, tf.Variable>();
-    for (const [name, v] of this.trainableVars) {
-      if (name.startsWith(prefix)) params.set(name.slice(prefix.length), v);
-    }
-    return params;
+  /** Quantizer parameters of a node by their short names (`lower`, `step`, `alpha`, ...). */
+  private quantParams(node: GraphNode): ReadonlyMap<string, tf.Variable> {
+    return this.quantizerParams.get(node.id) ?? new Map();
   }
 
   private run(
