@@ -129,6 +129,32 @@ describe('control plane REST + embedded broker', () => {
     assert.equal(got.body.status, 'online');
     assert.equal(got.body.connection, 42);
     assert.equal(got.body.facts.hardware.cpu.model, 'Cortex-A76');
+    assert.deepEqual(got.body.profile, { id: 'raspberry-pi-5', source: 'matched' });
+    const pinned = await fx
+      .api()
+      .patch('/api/v1/devices/rpi5-lab-01')
+      .set(fx.auth)
+      .send({ profileId: 'generic-arm64' });
+    assert.deepEqual(pinned.body.profile, { id: 'generic-arm64', source: 'user' });
+    await device.publishAsync(topics.deviceHello('rpi5-lab-01'), JSON.stringify(EXAMPLE_HELLO), {
+      qos: 1,
+    });
+    const still = await fx.api().get('/api/v1/devices/rpi5-lab-01').set(fx.auth);
+    assert.equal(
+      still.body.profile.id,
+      'generic-arm64',
+      'a profile set by the user is not re-matched',
+    );
+    assert.equal(
+      (
+        await fx
+          .api()
+          .patch('/api/v1/devices/rpi5-lab-01')
+          .set(fx.auth)
+          .send({ profileId: 'no-such' })
+      ).status,
+      404,
+    );
     assert.equal(
       (await fx.api().get('/api/v1/devices/rpi5-lab-01/telemetry').set(fx.auth)).body.length,
       1,

@@ -17,6 +17,6 @@ export class ProfilesController {
   @Get(':id')
   @ApiOkResponse({ description: 'One profile document as installed' })
   get(@Param('id') id: string) {
-    return this.profiles.get(id).document;
+    return this.profiles.get(id);
   }
 }

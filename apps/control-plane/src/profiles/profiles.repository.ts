@@ -1,23 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { loadDeviceProfiles, type DeviceProfile } from '@edgecompress/profiles';
 import { CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { LOGGER, type Logger } from '../common/logger';
 
-export interface StoredProfile {
-  id: string;
-  name: string;
-  /** The whole file as written (datasheet figures, sources, match rules). */
-  document: Record<string, unknown>;
-}
-
 /**
- * Device profiles are files in `device-profiles/*.json`, read at start. They are reference data
- * shipped with the code, so they are not copied into SQLite; nothing is lost on restart.
+ * Device profiles are files in `device-profiles/*.json` (schema in libs/profiles), read and
+ * validated at start; an invalid profile stops the start with every problem listed. They are
+ * reference data shipped with the code, so they are not copied into SQLite.
  */
 @Injectable()
 export class ProfilesRepository {
-  private readonly profiles = new Map<string, StoredProfile>();
+  private readonly profiles: readonly DeviceProfile[];
 
   constructor(@Inject(CONFIG) config: ControlPlaneConfig, @Inject(LOGGER) logger: Logger) {
     if (!existsSync(config.profilesDir)) {
@@ -25,30 +19,17 @@ export class ProfilesRepository {
         { dir: config.profilesDir },
         'device profile directory not found; no profiles loaded',
       );
+      this.profiles = [];
       return;
     }
-    for (const file of readdirSync(config.profilesDir)
-      .filter((f) => f.endsWith('.json'))
-      .sort()) {
-      try {
-        const document = JSON.parse(readFileSync(join(config.profilesDir, file), 'utf8')) as Record<
-          string,
-          unknown
-        >;
-        if (typeof document.id !== 'string') throw new Error('no "id" field');
-        const name = typeof document.name === 'string' ? document.name : document.id;
-        this.profiles.set(document.id, { id: document.id, name, document });
-      } catch (err) {
-        logger.error({ file, err: (err as Error).message }, 'skipping unreadable device profile');
-      }
-    }
+    this.profiles = loadDeviceProfiles(config.profilesDir);
   }
 
-  list(): StoredProfile[] {
-    return [...this.profiles.values()];
+  list(): readonly DeviceProfile[] {
+    return this.profiles;
   }
 
-  get(id: string): StoredProfile | undefined {
-    return this.profiles.get(id);
+  get(id: string): DeviceProfile | undefined {
+    return this.profiles.find((p) => p.id === id);
   }
 }
