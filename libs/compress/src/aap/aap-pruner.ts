@@ -147,7 +147,13 @@ export async function runAap(
   }
   const baseAnalysis = analyzeDependencies(input.graph, depOptions);
   const baseScores = classScores(baseAnalysis, computeAttentionScores(input, fit, calibration));
-  const lambda = options.lambda ?? defaultLambda(baseAnalysis, baseScores);
+  const lambda =
+    options.lambda ??
+    defaultLambda(
+      baseAnalysis,
+      baseScores,
+      groupShares(input, baseAnalysis, weighting, await perNodeMs(input)),
+    );
   const policy: AdaptivePolicyConfig = {
     initialThreshold: options.initialThreshold ?? 0,
     lambda,

@@ -11,7 +11,7 @@ export interface AapOptions {
   fineTune: FineTuneBudget;
   /** Threshold weighting; default: latency objective -> latency (predictor) else flops; flops -> flops; otherwise params. */
   weighting?: ThresholdWeighting;
-  /** λ0; default: the median nonzero group score of the input model. */
+  /** λ0; default: the threshold that would prune 5% of the prunable channels of the input model. */
   lambda?: number;
   initialThreshold?: number;
   resetLimit?: number;

@@ -123,21 +123,27 @@ export function nextEffectiveThreshold(
 }
 
 /**
- * The default λ, scaled to the model: the median over prunable groups of the mean nonzero channel
- * score. A first step of this size prunes, in each group, channels scoring below ~1/L of typical.
+ * The default λ, scaled to the model: the threshold at which a fraction `firstStepFraction`
+ * (default 5%) of the prunable channels with nonzero scores would go. A channel goes once
+ * T >= score / w_g, so this is that quantile of score / w_g over prunable channels. The first
+ * step is then meaningful but gentle at any score scale and any spread of layer shares.
  */
 export function defaultLambda(
   analysis: DependencyAnalysis,
   scores: ReadonlyMap<number, number>,
+  shares: ReadonlyMap<number, number>,
+  firstStepFraction = 0.05,
 ): number {
-  const means: number[] = [];
-  for (const g of analysis.groups) {
-    if (!g.prunable) continue;
-    const nonzero = g.channels.map((c) => scores.get(c.id) ?? 0).filter((s) => s > 0);
-    if (nonzero.length) means.push(nonzero.reduce((a, b) => a + b, 0) / nonzero.length);
-  }
-  if (!means.length) return 1;
-  means.sort((a, b) => a - b);
-  const mid = Math.floor(means.length / 2);
-  return means.length % 2 ? means[mid]! : (means[mid - 1]! + means[mid]!) / 2;
+  const ratios: number[] = [];
+  analysis.groups.forEach((g, gi) => {
+    const share = shares.get(gi);
+    if (!g.prunable || !share) return;
+    for (const c of g.channels) {
+      const s = scores.get(c.id) ?? 0;
+      if (s > 0) ratios.push(s / share);
+    }
+  });
+  if (!ratios.length) return 1;
+  ratios.sort((a, b) => a - b);
+  return ratios[Math.min(ratios.length - 1, Math.floor(firstStepFraction * ratios.length))]!;
 }
