@@ -13,7 +13,7 @@ import { startFixture, type ControlPlaneFixture } from './control-plane.fixture'
 describe('control plane REST + embedded broker', () => {
   let fx: ControlPlaneFixture;
   before(async () => {
-    fx = await startFixture();
+    fx = await startFixture({ EC_TELEMETRY_KEEP_PER_DEVICE: '3', EC_MQTT_WS_PORT: '0' });
   });
   after(async () => {
     await fx.close();
@@ -204,5 +204,23 @@ describe('control plane REST + embedded broker', () => {
     assert.match(third.body.message, /used up/);
     assert.equal((await enroll('enrolled-4', 'ecenroll_wrong-token-value')).status, 403);
     assert.equal((await fx.api().get('/api/v1/devices/enrolled-3').set(fx.auth)).status, 404);
+  });
+
+  it('keeps only the newest telemetry samples per device, and accepts devices over WebSocket', async () => {
+    const creds = await fx.provision('ws-dev');
+    assert.ok(fx.cp.mqttWsUrl, 'WebSocket listener enabled');
+    const dev = await connectMqtt(fx.cp.mqttWsUrl!, { clientId: 'ws-dev', ...creds });
+    for (let i = 0; i < 5; i++) {
+      const sample = { ...EXAMPLE_TELEMETRY, deviceId: 'ws-dev', uptimeMs: i };
+      await dev.publishAsync(topics.deviceTelemetry('ws-dev'), JSON.stringify(sample), { qos: 1 });
+    }
+    const kept = (await fx.api().get('/api/v1/devices/ws-dev/telemetry').set(fx.auth)).body as {
+      sample: { uptimeMs: number };
+    }[];
+    assert.deepEqual(
+      kept.map((k) => k.sample.uptimeMs),
+      [4, 3, 2],
+    );
+    await closeMqtt(dev);
   });
 });

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { closeMqtt, connectMqtt, MessageCollector } from '@edgecompress/testing';
-import { ChunkAssembler, topics, verifyManifest } from '@edgecompress/protocol';
+import { ChunkAssembler, EXAMPLE_EVENTS, topics, verifyManifest } from '@edgecompress/protocol';
 import { REPO_ROOT, startFixture, type ControlPlaneFixture } from './control-plane.fixture';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -50,6 +50,11 @@ describe('models, variants and artifacts', () => {
     assert.equal(res.body.variants.length, 1);
     assert.equal(rootVariant.artifactSha256, sha(original));
     assert.deepEqual(readFileSync(artifactFile(sha(original))), original);
+    const root = res.body.variants[0] as { params: number; flops: number };
+    assert.ok(
+      root.params > 100 && root.flops > root.params,
+      `params ${root.params}, flops ${root.flops} counted by the engine`,
+    );
   });
 
   it('adds a derived variant with its provenance, downloads it byte for byte, and compares', async () => {
@@ -144,5 +149,52 @@ describe('models, variants and artifacts', () => {
       (await fx.api().delete(`/api/v1/variants/${rootVariant.id}`).set(fx.auth)).status,
       409,
     );
+  });
+
+  it('sends a benchmark to a group and files each report as a measurement of the variant and profile', async () => {
+    const creds = await fx.provision('bench-1', { groups: ['bench'], profileId: 'raspberry-pi-5' });
+    const dev = await connectMqtt(fx.cp.mqttUrl, { clientId: 'bench-1', ...creds });
+    const inbox = new MessageCollector(dev);
+    await dev.subscribeAsync(topics.deviceCmd('bench-1'), { qos: 1 });
+    const sent = await fx
+      .api()
+      .post('/api/v1/commands/benchmark')
+      .set(fx.auth)
+      .send({
+        group: 'bench',
+        variantId: rootVariant.id,
+        input: { shape: [1, 3, 32, 32] },
+        runs: 50,
+      });
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    await inbox.waitFor((m) => m.length > 0);
+    const cmd = JSON.parse(inbox.messages[0]!.payload.toString());
+    assert.equal(cmd.type, 'benchmark');
+    assert.deepEqual(cmd.artifact, {
+      sha256: rootVariant.artifactSha256,
+      variantId: rootVariant.id,
+    });
+    const report = {
+      ...EXAMPLE_EVENTS['benchmark-report'],
+      deviceId: 'bench-1',
+      commandId: cmd.id,
+      artifactSha256: rootVariant.artifactSha256,
+    };
+    await dev.publishAsync(topics.deviceEvents('bench-1'), JSON.stringify(report), { qos: 1 });
+    const done = (await fx.api().get(`/api/v1/commands/${cmd.id}`).set(fx.auth)).body;
+    assert.equal(done.status, 'succeeded');
+    const byProfile = (
+      await fx.api().get('/api/v1/measurements?profileId=raspberry-pi-5').set(fx.auth)
+    ).body;
+    assert.equal(byProfile.length, 1);
+    assert.equal(byProfile[0].variantId, rootVariant.id);
+    assert.equal(byProfile[0].latencyMs.p99, 4.2);
+    const badShape = await fx
+      .api()
+      .post('/api/v1/commands/benchmark')
+      .set(fx.auth)
+      .send({ deviceId: 'bench-1', variantId: rootVariant.id, input: { shape: [0] } });
+    assert.equal(badShape.status, 400);
+    await closeMqtt(dev);
   });
 });

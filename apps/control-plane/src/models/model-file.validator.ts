@@ -1,10 +1,18 @@
-import { importOnnx, OnnxFormatError, UnsupportedOnnxError } from '@edgecompress/engine';
+import {
+  countModelCost,
+  importOnnx,
+  OnnxFormatError,
+  UnsupportedOnnxError,
+} from '@edgecompress/engine';
 import { invalid } from '../common/domain-errors';
 
 export interface ModelFileCheck {
   /** The engine can import it (and so compress it); otherwise it can still be benchmarked. */
   importable: boolean;
   notes: string[];
+  /** Counted by the engine from the imported graph (batch 1), when importable. */
+  params?: number;
+  flops?: number;
 }
 
 /**
@@ -15,7 +23,8 @@ export interface ModelFileCheck {
 export function checkOnnxFile(bytes: Buffer): ModelFileCheck {
   try {
     const result = importOnnx(bytes);
-    return { importable: true, notes: result.notes };
+    const cost = countModelCost(result.model.graph);
+    return { importable: true, notes: result.notes, params: cost.params, flops: cost.flops };
   } catch (err) {
     if (err instanceof UnsupportedOnnxError) return { importable: false, notes: [err.message] };
     if (err instanceof OnnxFormatError) throw invalid(err.message);

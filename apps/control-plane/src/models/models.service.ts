@@ -83,6 +83,8 @@ export class ModelsService {
         this.variantRow(modelId, input.format, stored.sha256, stored.bytes, {
           name: input.name,
           method: 'original',
+          params: check.params,
+          flops: check.flops,
           provenance: { source: 'upload', importable: check.importable, notes: check.notes },
         }),
       );
@@ -111,6 +113,8 @@ export class ModelsService {
     const check = this.checkFile(model.format, stored.sha256);
     const row = this.variantRow(modelId, model.format, stored.sha256, stored.bytes, {
       ...meta,
+      params: meta.params ?? check.params,
+      flops: meta.flops ?? check.flops,
       provenance: { ...(meta.provenance ?? {}), importable: check.importable },
     });
     this.database.write('variant.create', () => {
