@@ -2,3 +2,5 @@ export * from './objective';
 export * from './pruning';
 export * from './latency';
 export * from './aap';
+export * from './quant';
+export * from './sqakd';

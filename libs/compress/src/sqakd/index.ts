@@ -1,0 +1,2 @@
+export * from './sqakd-types';
+export * from './sqakd-runner';

@@ -1,0 +1,76 @@
+import type { Model } from '@edgecompress/engine';
+import type { QuantizationConfig } from '../quant';
+
+/** kd: SQAKD (no labels); ce: the same quantizer trained on labels only; ce+kd: both. */
+export type SqakdLoss = 'kd' | 'ce' | 'ce+kd';
+
+export interface SqakdOptions {
+  /** The full-precision teacher (frozen, eval mode). */
+  teacher: Model;
+  /** Float model the student starts from (default: the teacher; e.g. an AAP-pruned model). */
+  studentInit?: Model;
+  quantization: QuantizationConfig;
+  epochs: number;
+  /** Optional cap on steps per epoch (short runs); default: the whole split. */
+  stepsPerEpoch?: number;
+  batchSize?: number;
+  /** Model weights: Adam lr 1e-3, weight decay 1e-4; quantizer parameters: lr 1e-5, no decay. */
+  lrWeights?: number;
+  lrQuantizer?: number;
+  weightDecay?: number;
+  temperature?: number;
+  loss?: SqakdLoss;
+  /** Update EWGS delta (Hessian-trace rule) every N epochs; needs quantization.ewgs. */
+  ewgsUpdateEvery?: number;
+  seed?: number;
+  /** Evaluate on at most this many test examples per epoch. */
+  evalLimit?: number;
+  onProgress?: (p: SqakdProgress) => void;
+  /** Checked between steps; when it returns true training stops after the current step. */
+  shouldStop?: () => boolean;
+}
+
+export interface SqakdProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  /** Set at the end of an epoch when the test split has labels. */
+  accuracy?: number;
+}
+
+export interface SqakdEpoch {
+  epoch: number;
+  loss: number;
+  accuracy: number | null;
+  ewgsDelta?: number;
+}
+
+export interface SqakdProvenance {
+  method: 'sqakd';
+  loss: SqakdLoss;
+  labelsRead: boolean;
+  quantization: Required<Omit<QuantizationConfig, 'ewgs'>> & { ewgs: boolean };
+  temperature: number;
+  optimiser: {
+    kind: 'adam';
+    weights: { lr: number; weightDecay: number; schedule: 'cosine' };
+    quantizer: { lr: number; weightDecay: 0; schedule: 'cosine' };
+  };
+  epochs: number;
+  steps: number;
+  batchSize: number;
+  seed: number;
+  teacherAccuracy: number | null;
+  decisions: string[];
+}
+
+export interface SqakdResult {
+  model: Model;
+  history: SqakdEpoch[];
+  bestAccuracy: number | null;
+  meanLast5Accuracy: number | null;
+  teacherAccuracy: number | null;
+  provenance: SqakdProvenance;
+}
