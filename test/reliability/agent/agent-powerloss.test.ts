@@ -6,7 +6,8 @@
  *   active model is the old or the new one (never anything else), the job resumes, and the
  *   command ends in exactly one final event;
  * - offline-outbox: a benchmark that finishes while the broker is down is reported after it
- *   comes back.
+ *   comes back;
+ * - keepalive-under-load: a long CPU-bound benchmark does not trip the keepalive.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,6 +116,29 @@ describe('agent power loss and connection loss (mosquitto, real processes)', () 
         'state names target',
       );
     }
+  });
+
+  it('keepalive-under-load: an 8 s CPU-bound benchmark with a 2 s keepalive never shows the device offline', async () => {
+    const sha = await cp.publishArtifact(mlpModel({ seed: 60, inFeatures: 1024, hidden: 2048 }), {
+      chunkSize: 65536,
+    });
+    const statesBefore = cp.states.length;
+    const id = await cp.send({
+      type: 'benchmark',
+      artifact: { sha256: sha },
+      input: { shape: [1, 1024], dtype: 'float32' },
+      warmup: 5,
+      timeBudgetMs: 8000,
+      threads: { intraOp: 2 },
+    });
+    const final = await cp.final(id, 60_000);
+    assert.equal(final.type, 'benchmark-report', JSON.stringify(final));
+    const during = cp.states.slice(statesBefore);
+    assert.ok(
+      during.every((s) => s.online),
+      `states during the run: ${JSON.stringify(during)}`,
+    );
+    if (final.type === 'benchmark-report') assert.ok(final.runs > 10);
   });
 
   it('offline-outbox: a report produced while the broker is down is delivered after it returns', async () => {
