@@ -29,7 +29,7 @@ case "$MODE" in
     # small enough for a shared 2-core machine: a small CNN on 3000 training images
     train_once small-cnn "$OUT/short-small-cnn.ecm" 2 --limit-train 3000 --limit-test 1000 -b 64
     edgec compress aap -m "$OUT/short-small-cnn.ecm" -d fashion-mnist --limit-train 3000 --limit-test 1000 \
-      --objective accuracy --max-drop 0.3 --rounds 4 --steps 20 -b 64 --validation 500 \
+      --objective accuracy --max-drop 0.3 --rounds 6 --steps 20 -b 64 --validation 500 \
       --calibration-batches 2 --baselines --report "$OUT/short-small-cnn.json" --onnx "$OUT/short-small-cnn-aap.onnx"
     ;;
   resnet)

@@ -195,16 +195,22 @@ async function runCommand(o: AapCliOptions): Promise<void> {
       `(round ${result.round}; * in the table)`,
   );
   if (o.baselines) {
-    // Same training budget as the whole AAP search: per-round budget x rounds trained.
-    const trained = result.trajectory.filter((r) => r.round > 0).length;
+    // Same training budget as the delivered model received: the fine-tuning of every round on
+    // its lineage (the rounds it was pruned and fine-tuned through, from the unpruned model).
+    const byRound = new Map(result.trajectory.map((r) => [r.round, r]));
+    let trained = 0;
+    for (let r = byRound.get(result.round); r && r.round > 0; r = byRound.get(r.startFrom))
+      trained++;
     const { epochs: _e, steps: _s, ...rest } = fineTune;
     const budget: FineTuneBudget =
       o.steps !== undefined
-        ? { ...rest, steps: o.steps * trained }
-        : { ...rest, epochs: (fineTune.epochs ?? 1) * trained };
+        ? { ...rest, steps: o.steps * Math.max(1, trained) }
+        : { ...rest, epochs: (fineTune.epochs ?? 1) * Math.max(1, trained) };
+    const searched = result.trajectory.length - 1;
     process.stderr.write(
       `baselines at ${short(result.metrics.params)} params, fine-tuned for ` +
-        `${budget.steps !== undefined ? `${budget.steps} steps` : `${budget.epochs} epochs`}\n`,
+        `${budget.steps !== undefined ? `${budget.steps} steps` : `${budget.epochs} epochs`} ` +
+        `(the delivered model's ${trained} fine-tuning round(s); the search ran ${searched})\n`,
     );
     const common = {
       targetParams: result.metrics.params,
