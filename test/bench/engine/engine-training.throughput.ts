@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   DataParallelGradientSource,
+  useConvKernels,
+  type ConvKernelProvider,
   GraphExecutor,
   LocalGradientSource,
   Optimizer,
@@ -25,6 +27,8 @@ export interface TrainingBenchOptions {
   model: BenchModel;
   batch: number;
   replicas: number;
+  /** onnxruntime threads per conv kernel (only with the ort conv kernels). */
+  kernelThreads: number;
   /** Measure for about this long after warm-up, within [minSteps, maxSteps]. */
   seconds: number;
   minSteps: number;
@@ -38,12 +42,12 @@ export interface TrainingBenchResult {
   msPerStep: number;
 }
 
-function buildBenchModel(name: BenchModel): Model {
+export function buildBenchModel(name: BenchModel): Model {
   const common = { inputShape: [28, 28, 1] as [number, number, number], numClasses: 10, seed: 0 };
   return name === 'small-cnn' ? buildSmallCnn(common) : buildResNet({ ...common, depth: 20 });
 }
 
-function randomBatch(count: number): Batch {
+export function randomBatch(count: number): Batch {
   let seed = 42;
   const next = () => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -56,7 +60,9 @@ function randomBatch(count: number): Batch {
 
 export async function measureEngineTraining(
   options: TrainingBenchOptions,
+  convKernels: ConvKernelProvider,
 ): Promise<TrainingBenchResult> {
+  useConvKernels(convKernels, options.kernelThreads);
   const executor = new GraphExecutor(buildBenchModel(options.model));
   const optimizer = new Optimizer({ kind: 'sgd', momentum: 0.9 }, [
     { name: 'all', params: executor.trainable, schedule: { kind: 'constant', lr: 0.01 } },
@@ -100,5 +106,6 @@ export async function measureEngineTraining(
     await source.close();
     optimizer.dispose();
     executor.dispose();
+    useConvKernels(convKernels, 1);
   }
 }

@@ -8,3 +8,4 @@ export {
 } from './kernels/depthwise-backprop.kernel';
 export { ensureTfjsGradients } from './tfjs-gradients-loader';
 export { useConvKernels, type ConvKernelProvider } from './conv-kernel-provider';
+export { registerFastGradients } from './gradients/fused-batch-norm.gradient';

@@ -13,6 +13,7 @@ import {
 } from './conv-kernel-provider';
 import { loadTfjsNode, type OptionalModuleLoader } from './tfjs-node-loader';
 import { ensureTfjsGradients } from './tfjs-gradients-loader';
+import { registerFastGradients } from './gradients/fused-batch-norm.gradient';
 
 export type EngineBackendName = 'tensorflow' | 'wasm';
 
@@ -62,6 +63,7 @@ export async function selectEngineBackend(
   options: InitEngineBackendOptions = {},
 ): Promise<EngineBackendInfo> {
   ensureTfjsGradients();
+  registerFastGradients();
   const prefer = options.prefer ?? readPreference(process.env.EDGEC_TF_BACKEND);
   let nativeUnavailableReason: string | undefined = 'not requested';
   if (prefer !== 'wasm') {
