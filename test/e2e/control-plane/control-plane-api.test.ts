@@ -30,6 +30,16 @@ describe('control plane REST + embedded broker', () => {
     const ready = await fx.api().get('/readyz');
     assert.equal(ready.status, 200);
     assert.deepEqual(ready.body.checks, { database: true, mqtt: true });
+    const openapi = await fx.api().get('/api/docs-json');
+    assert.equal(openapi.status, 200);
+    for (const path of [
+      '/api/v1/devices',
+      '/api/v1/variants/compare',
+      '/api/v1/commands/benchmark',
+      '/api/v1/measurements',
+    ]) {
+      assert.ok(openapi.body.paths[path], `OpenAPI documents ${path}`);
+    }
   });
 
   it('provisions a device with a one-time secret, lists it by tag, and 404s unknown ids', async () => {

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 export interface DeviceLifecycleEventMap {
   credentialsChanged: [];
   revoked: [deviceId: string];
+  deleted: [deviceId: string];
   online: [deviceId: string];
 }
 

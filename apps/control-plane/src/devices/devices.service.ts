@@ -209,6 +209,7 @@ export class DevicesService {
     });
     this.events.emit('credentialsChanged');
     this.events.emit('revoked', id);
+    this.events.emit('deleted', id);
   }
 
   /** MQTT authentication of a device (embedded broker). */

@@ -5,6 +5,7 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
+import { topics } from '@edgecompress/protocol';
 import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { ArtifactsService } from '../artifacts/artifacts.service';
 import { CommandsModule } from '../commands/commands.module';
@@ -43,6 +44,14 @@ export class MqttGatewayModule
       this.ingress.handle(topic, payload, publisherId),
     );
     this.lifecycle.on('revoked', (deviceId) => this.transport.disconnectDevice(deviceId));
+    // A deleted device's retained state would otherwise outlive it on the broker.
+    this.lifecycle.on('deleted', (deviceId) => {
+      this.transport
+        .publish(topics.deviceState(deviceId), Buffer.alloc(0), { qos: 1, retain: true })
+        .catch((err: Error) =>
+          this.logger.warn({ deviceId, err: err.message }, 'clearing retained state failed'),
+        );
+    });
     this.metrics.connectedDevicesSource = () => this.devices.countOnline();
   }
 
