@@ -10,7 +10,17 @@
  *   (first conv, classifier) stay float.
  * BatchNorm is folded into convs before weights are quantized (per-channel grids survive it).
  */
+import * as tf from '@tensorflow/tfjs-core';
+import { initEngineBackend } from '../backend';
 import type { GraphNode, Model, Weights } from '../graph/ir';
+import {
+  EWGS_DELTA_PARAM,
+  activationQuantParamNames,
+  activationQuantRange,
+  fakeQuantWeight,
+  quantParamName,
+  weightQuantParamNames,
+} from '../quant';
 import { foldBatchNorms } from './batch-norm-fold';
 import { META } from './onnx-metadata';
 import {
@@ -45,11 +55,14 @@ export interface QuantizedExportOptions extends Pick<
   /** Bits of conv/dense weights in post-training mode (model without quantization marks); default 8. */
   weightBits?: 8 | 4;
   /**
-   * The kernel a marked layer really uses (its fake-quantized kernel, tfjs layout). Without it the
-   * float kernel is quantized to the layer's bit width here (min/max grid per output channel).
+   * The kernel a marked layer really uses (its fake-quantized kernel, tfjs layout). Default: the
+   * engine's quantizer (libs/engine/src/quant) applied with the layer's learned parameters.
    */
   quantizedKernel?: (node: GraphNode, model: Model) => Float32Array | undefined;
-  /** A fakeQuant node's clipping range; without it the range observed on the calibration set. */
+  /**
+   * A fakeQuant node's grid range. Default: from the quantizer's learned parameters; a node without
+   * them gets the range observed on the calibration set.
+   */
   activationRange?: (node: GraphNode, model: Model) => TensorRange | undefined;
 }
 
@@ -129,16 +142,43 @@ export function symmetricChannelCodes(
   const scales = new Float32Array(channels);
   let maxError = 0;
   for (let c = 0; c < channels; c++) {
-    let amax = 0;
-    for (let i = c * per; i < (c + 1) * per; i++) amax = Math.max(amax, Math.abs(data[i]!));
-    const s = amax > 0 ? amax / qmax : 1;
+    const values = data.subarray(c * per, (c + 1) * per);
+    const s = symmetricStep(values, qmax);
     scales[c] = s;
-    for (let i = c * per; i < (c + 1) * per; i++) {
-      codes[i] = Math.max(-qmax, Math.min(qmax, Math.round(data[i]! / s)));
-      maxError = Math.max(maxError, Math.abs(codes[i]! * scales[c]! - data[i]!));
+    for (let i = 0; i < per; i++) {
+      const k = Math.max(-qmax, Math.min(qmax, Math.round(values[i]! / s)));
+      codes[c * per + i] = k;
+      maxError = Math.max(maxError, Math.abs(k * s - values[i]!));
     }
   }
   return { codes, scales, maxError };
+}
+
+/**
+ * Step of the symmetric grid holding `values`: a fake-quantized channel keeps its own step even
+ * when no weight reaches the largest code (its clip bound lies beyond its weights); any other
+ * channel gets max|w| / qmax.
+ */
+function symmetricStep(values: Float32Array, qmax: number): number {
+  let amax = 0;
+  for (const v of values) amax = Math.max(amax, Math.abs(v));
+  if (amax === 0) return 1;
+  const magnitudes = [...new Set(Array.from(values, Math.abs))]
+    .filter((v) => v > 0)
+    .sort((a, b) => a - b);
+  if (magnitudes.length <= qmax) {
+    let step = magnitudes[0]!;
+    for (let i = 1; i < magnitudes.length; i++)
+      step = Math.min(step, magnitudes[i]! - magnitudes[i - 1]!);
+    const k = Math.round(amax / step);
+    const refined = amax / k;
+    if (
+      k <= qmax &&
+      magnitudes.every((v) => Math.abs(v / refined - Math.round(v / refined)) < 1e-3)
+    )
+      return refined;
+  }
+  return amax / qmax;
 }
 
 function qdqWeightEncoder(
@@ -210,6 +250,46 @@ function int32BiasEncoder(
   };
 }
 
+/** The engine's own fake-quantized kernel (libs/engine/src/quant), as the executor computes it. */
+export function engineQuantizedKernel(node: GraphNode, model: Model): Float32Array | undefined {
+  if (node.op !== 'conv2d' && node.op !== 'depthwiseConv2d' && node.op !== 'dense')
+    return undefined;
+  const attrs = node.attrs.weightQuant;
+  if (!attrs) return undefined;
+  const kernel = model.weights.get(`${node.id}/kernel`)!;
+  const required = weightQuantParamNames(attrs);
+  // Not initialised (no learned parameters yet): the exporter quantizes the float kernel itself.
+  if (required.some((name) => !model.weights.has(quantParamName(node.id, name, true))))
+    return undefined;
+  return tf.tidy(() => {
+    const params = new Map<string, tf.Tensor>();
+    for (const name of [...required, EWGS_DELTA_PARAM]) {
+      const w = model.weights.get(quantParamName(node.id, name, true));
+      if (w) params.set(name, tf.tensor(w.data, w.shape));
+    }
+    const q = fakeQuantWeight(tf.tensor(kernel.data, kernel.shape), attrs, params, node.id);
+    return q.dataSync() as Float32Array;
+  });
+}
+
+/** A fakeQuant node's grid from its quantizer parameters, when the model holds them. */
+export function engineActivationRange(node: GraphNode, model: Model): TensorRange | undefined {
+  if (node.op !== 'fakeQuant') return undefined;
+  const names = activationQuantParamNames(node.attrs);
+  const params = new Map<string, { data: Float32Array }>();
+  for (const name of names) {
+    const w = model.weights.get(quantParamName(node.id, name, false));
+    if (!w) return undefined; // not initialised: calibrate instead
+    params.set(name, w);
+  }
+  return activationQuantRange(node.attrs, params);
+}
+
+/** Computing fake-quantized kernels needs a tfjs backend: the engine's, unless one is running. */
+async function ensureBackend(): Promise<void> {
+  if (!tf.engine().backendName) await initEngineBackend();
+}
+
 function consumersMap(nodes: GraphNode[]): Map<string, GraphNode[]> {
   const map = new Map<string, GraphNode[]>();
   for (const n of nodes) for (const i of n.inputs) map.set(i, [...(map.get(i) ?? []), n]);
@@ -218,16 +298,18 @@ function consumersMap(nodes: GraphNode[]): Map<string, GraphNode[]> {
 
 export async function exportQuantizedOnnx(
   input: Model,
-  options: QuantizedExportOptions,
+  options: QuantizedExportOptions = {},
 ): Promise<QuantizedExport> {
   const aware = hasQuantizationMarks(input);
   // Marked kernels take the values the quantized forward pass uses, before BN folding.
   let weights: Weights = input.weights;
-  if (aware && options.quantizedKernel) {
+  if (aware) {
+    await ensureBackend();
+    const quantizedKernel = options.quantizedKernel ?? engineQuantizedKernel;
     weights = new Map(input.weights);
     for (const node of input.graph.nodes) {
       if (node.op === 'fakeQuant' || !isMarked(node)) continue;
-      const q = options.quantizedKernel(node, input);
+      const q = quantizedKernel(node, input);
       const kernel = input.weights.get(`${node.id}/kernel`)!;
       if (q) {
         if (q.length !== kernel.data.length)
@@ -238,6 +320,7 @@ export async function exportQuantizedOnnx(
       }
     }
   }
+  const activationRange = options.activationRange ?? engineActivationRange;
   const model = foldBatchNorms({ graph: input.graph, weights });
   const { graph } = model;
   const consumers = consumersMap(graph.nodes);
@@ -257,7 +340,7 @@ export async function exportQuantizedOnnx(
   // Ranges: given by the quantizer, else observed on the calibration set with a float copy.
   const toObserve = [...activationBits.keys()].filter((id) => {
     const node = graph.nodes.find((n) => n.id === id)!;
-    return !(node.op === 'fakeQuant' && options.activationRange?.(node, model));
+    return !(node.op === 'fakeQuant' && activationRange(node, model));
   });
   let ranges = new Map<string, TensorRange>();
   if (toObserve.length > 0) {
@@ -278,8 +361,7 @@ export async function exportQuantizedOnnx(
   };
   for (const [id, { bits, signed }] of activationBits) {
     const node = graph.nodes.find((n) => n.id === id)!;
-    const range =
-      (node.op === 'fakeQuant' && options.activationRange?.(node, model)) || ranges.get(id)!;
+    const range = (node.op === 'fakeQuant' && activationRange(node, model)) || ranges.get(id)!;
     const spec = activationGrid(range, bits, signed);
     activationQdq.set(id, spec);
     report.activations[id] = { bits, scale: spec.scale, zeroPoint: spec.zeroPoint };
