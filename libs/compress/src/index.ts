@@ -4,3 +4,4 @@ export * from './latency';
 export * from './aap';
 export * from './quant';
 export * from './sqakd';
+export * from './ckdf';

@@ -1,0 +1,3 @@
+export * from './contrast-memory';
+export * from './feature-pairs';
+export * from './ckdf-runner';
