@@ -1,0 +1,203 @@
+/**
+ * `edgec compress sqakd`: Self-Supervised Quantization-Aware Knowledge Distillation. The model
+ * is the frozen full-precision teacher; the student is its quantized copy (or a quantized copy
+ * of --student-init, e.g. an AAP-pruned model) trained on the teacher's soft outputs only.
+ *
+ *   edgec compress sqakd -m teacher.ecm -d fashion-mnist --bits w2a2 --quantizer lsq --unlabeled
+ *   edgec compress sqakd -m teacher.ecm -d mnist --bits w4a8 --loss ce   (label-trained baseline)
+ */
+import type { Command } from 'commander';
+import type { QuantizerKind } from '@edgecompress/engine';
+import type { SqakdLoss, SqakdResult } from '@edgecompress/compress';
+import { createProgress } from '../../ui/progress';
+import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
+
+interface SqakdCliOptions {
+  model: string;
+  studentInit?: string;
+  dataset: string;
+  dataDir?: string;
+  limitTrain?: number;
+  limitTest?: number;
+  bits: string;
+  quantizer: string;
+  perChannel: boolean;
+  quantizeFirst: boolean;
+  quantizeLast: boolean;
+  ewgs: boolean;
+  unlabeled: boolean;
+  loss: string;
+  epochs: number;
+  stepsPerEpoch?: number;
+  batchSize: number;
+  lr: number;
+  lrQuant: number;
+  weightDecay: number;
+  temperature: number;
+  evalLimit?: number;
+  seed: number;
+  out?: string;
+  onnx?: string;
+  report?: string;
+}
+
+const LOSSES: readonly SqakdLoss[] = ['kd', 'ce', 'ce+kd'];
+const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
+
+async function runCommand(o: SqakdCliOptions): Promise<void> {
+  const compress = await import('@edgecompress/compress');
+  const engine = await import('@edgecompress/engine');
+  if (!LOSSES.includes(o.loss as SqakdLoss))
+    throw new Error(`unknown --loss "${o.loss}" (one of ${LOSSES.join(', ')})`);
+  const loss = o.loss as SqakdLoss;
+  if (o.unlabeled && loss !== 'kd')
+    throw new Error(`--loss ${loss} trains on labels; it cannot run with --unlabeled`);
+  const bits = compress.parseBitSpec(o.bits);
+  const quantization = {
+    ...bits,
+    quantizer: o.quantizer as QuantizerKind,
+    perChannel: o.perChannel,
+    keepFirstFloat: !o.quantizeFirst,
+    keepLastFloat: !o.quantizeLast,
+    ewgs: o.ewgs,
+  };
+  compress.validateQuantizationConfig(quantization);
+  const teacher = await loadInputModel(o.model);
+  const studentInit = o.studentInit ? await loadInputModel(o.studentInit) : undefined;
+  const loaded = await loadInputDataset(o, teacher);
+  const dataset = o.unlabeled ? { ...loaded, train: engine.withoutLabels(loaded.train) } : loaded;
+  const backend = await engine.initEngineBackend();
+  const batchSize = Math.min(o.batchSize, dataset.train.count);
+  const perEpoch = Math.min(
+    Math.floor(dataset.train.count / batchSize),
+    o.stepsPerEpoch ?? Number.POSITIVE_INFINITY,
+  );
+  process.stderr.write(
+    `SQAKD ${o.bits.toUpperCase()} ${o.quantizer} on ${teacher.graph.architecture} (${dataset.name}, ` +
+      `${dataset.train.count} train${o.unlabeled ? ' unlabeled' : ''} / ${dataset.test.count} test), loss ${loss}, ` +
+      `${o.epochs} epoch(s) x ${perEpoch} steps; backend ${backend.name}\n`,
+  );
+  const progress = createProgress('sqakd', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
+  const fields = { epoch: '-', loss: '-', acc: '-' };
+  let result: SqakdResult;
+  try {
+    result = compress.runSqakd(dataset, {
+      teacher,
+      ...(studentInit ? { studentInit } : {}),
+      quantization,
+      loss,
+      epochs: o.epochs,
+      ...(o.stepsPerEpoch !== undefined ? { stepsPerEpoch: o.stepsPerEpoch } : {}),
+      batchSize,
+      lrWeights: o.lr,
+      lrQuantizer: o.lrQuant,
+      weightDecay: o.weightDecay,
+      temperature: o.temperature,
+      seed: o.seed,
+      ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
+      onProgress: (p) => {
+        fields.epoch = `${p.epoch + 1}/${p.epochs}`;
+        fields.loss = p.loss.toFixed(4);
+        if (p.accuracy !== undefined) {
+          fields.acc = pct(p.accuracy);
+          progress.log(
+            `epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)}, test acc ${pct(p.accuracy)}`,
+          );
+        }
+        progress.update(p.epoch * p.stepsPerEpoch + Math.min(p.step + 1, p.stepsPerEpoch), fields);
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+  const out: string[] = [
+    `teacher test accuracy ${pct(result.teacherAccuracy)}; student best ${pct(result.bestAccuracy)}, ` +
+      `mean of last 5 epochs ${pct(result.meanLast5Accuracy)}`,
+  ];
+  if (o.out) {
+    engine.saveModel(o.out, result.model);
+    out.push(`quantized model written to ${o.out}`);
+  }
+  if (o.onnx) {
+    const { bytes, report } = await compress.exportQuantizedModel(result.model, {
+      parent: o.model,
+      method: 'sqakd',
+      options: { bits: o.bits, quantizer: o.quantizer, loss, unlabeled: o.unlabeled },
+      provenance: result.provenance,
+    });
+    writeAtomically(o.onnx, bytes);
+    const storage = [
+      ...new Set(Object.values(report.weights).map((w) => `${w.bits}-bit ${w.storage}`)),
+    ];
+    out.push(
+      `ONNX written to ${o.onnx}: ${bytes.length} bytes, opset ${report.opset}, weights ${storage.join(', ')}, ` +
+        `${Object.keys(report.activations).length} activation QDQ pairs`,
+    );
+  }
+  if (o.report) {
+    const { model: _m, ...report } = result;
+    writeAtomically(o.report, JSON.stringify(report, null, 2));
+    out.push(`history and provenance written to ${o.report}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(compress: Command): void {
+  compress
+    .command('sqakd')
+    .description(
+      'quantize to 2/3/4/8 bits by distilling the float model into its quantized copy (no labels)',
+    )
+    .requiredOption('-m, --model <file>', 'the full-precision teacher (model file or ONNX)')
+    .option('--student-init <file>', 'float model the student starts from (default: the teacher)')
+    .option(
+      '-d, --dataset <name>',
+      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
+      'mnist',
+    )
+    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
+    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
+    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    .option(
+      '--bits <wXaY>',
+      'weight and activation bits, each 2, 3, 4 or 8 (e.g. w2a2, w4a8)',
+      'w4a4',
+    )
+    .option('--quantizer <kind>', 'learned-interval, lsq, pact or dorefa', 'learned-interval')
+    .option('--per-channel', 'one weight-quantizer parameter set per output channel', false)
+    .option('--quantize-first', 'also quantize the first conv', false)
+    .option('--quantize-last', 'also quantize the classifier', false)
+    .option('--ewgs', 'EWGS gradient-scaling buffers (learned-interval only)', false)
+    .option(
+      '--unlabeled',
+      'drop the training labels before training (SQAKD never reads them)',
+      false,
+    )
+    .option('--loss <kind>', 'kd (SQAKD), ce (labels only) or ce+kd', 'kd')
+    .option('--epochs <n>', 'training epochs', int('--epochs'), 10)
+    .option(
+      '--steps-per-epoch <n>',
+      'cap on steps per epoch (short runs)',
+      int('--steps-per-epoch'),
+    )
+    .option('-b, --batch-size <n>', 'batch size', int('--batch-size'), 256)
+    .option('--lr <rate>', 'Adam learning rate of the weights (cosine to 0)', num('--lr'), 1e-3)
+    .option(
+      '--lr-quant <rate>',
+      'Adam learning rate of the quantizer parameters',
+      num('--lr-quant'),
+      1e-5,
+    )
+    .option('--weight-decay <wd>', 'weight decay of the weights', num('--weight-decay'), 1e-4)
+    .option('--temperature <T>', 'distillation temperature', num('--temperature'), 4)
+    .option(
+      '--eval-limit <n>',
+      'evaluate on the first n test examples each epoch',
+      int('--eval-limit'),
+    )
+    .option('--seed <n>', 'seed of the training order', int('--seed'), 0)
+    .option('-o, --out <file>', 'write the quantized model file')
+    .option('--onnx <file>', 'export the quantized model to ONNX (int8/int4 QDQ, 2-3 bit packed)')
+    .option('--report <file>', 'write the history and provenance as JSON')
+    .action(async (o: SqakdCliOptions) => runCommand(o));
+}
