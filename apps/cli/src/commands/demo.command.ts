@@ -9,7 +9,7 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('train a small CNN on MNIST for a few minutes and print its test accuracy')
-    .option('-e, --epochs <n>', 'epochs', (v: string) => Number(v), 2)
+    .option('-e, --epochs <n>', 'epochs', (v: string) => Number(v), 3)
     .option('-w, --workers <n>', 'data-parallel worker threads', (v: string) => Number(v), 2)
     .option('-o, --out <file>', 'also write the trained model file')
     .action(async (o: { epochs: number; workers: number; out?: string }) => {
