@@ -2,9 +2,9 @@
 # AAP on Fashion-MNIST, one command per run (docs/results.md, AAP section).
 #
 #   scripts/aap-fashion-mnist.sh short      # minutes: proves the pipeline end to end
-#   scripts/aap-fashion-mnist.sh resnet     # about an hour: ResNet-20, accuracy objective, drop <= 0.3 pt
-#   scripts/aap-fashion-mnist.sh vgg        # about an hour: VGG-8, accuracy objective, drop <= 0.3 pt
-#   scripts/aap-fashion-mnist.sh latency    # about an hour: ResNet-20, p50 target on this machine
+#   scripts/aap-fashion-mnist.sh resnet     # an hour of AAP (after training the unpruned model once): ResNet-20, accuracy objective, drop <= 0.3 pt
+#   scripts/aap-fashion-mnist.sh vgg        # an hour of AAP (after training the unpruned model once): VGG-8, accuracy objective, drop <= 0.3 pt
+#   scripts/aap-fashion-mnist.sh latency    # an hour of AAP (after training the unpruned model once): ResNet-20, p50 target on this machine
 #
 # Each run trains the unpruned model first (skipped when its file exists), then runs AAP with
 # the L1-norm and one-shot attention baselines at the same parameter and training budget, and
