@@ -70,6 +70,13 @@ describe('control plane REST + embedded broker', () => {
         .status,
       409,
     );
+    const reserved = await fx
+      .api()
+      .post('/api/v1/devices')
+      .set(fx.auth)
+      .send({ id: 'ec-control-plane-2', name: 'x' });
+    assert.equal(reserved.status, 400);
+    assert.match(reserved.body.message, /reserved/);
   });
 
   it('rejects malformed, wrong-schema and too-deep REST bodies with a 400 and a message', async () => {

@@ -11,7 +11,6 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeSync,
   type ReadStream,
 } from 'node:fs';
@@ -96,10 +95,6 @@ export class ArtifactStoreRepository {
 
   stream(sha256: string): ReadStream {
     return createReadStream(this.pathOf(sha256));
-  }
-
-  size(sha256: string): number {
-    return statSync(this.pathOf(sha256)).size;
   }
 
   delete(sha256: string): void {

@@ -12,6 +12,7 @@ import { conflict, DomainError, invalid, notFound } from '../common/domain-error
 import { newId, newSecret } from '../common/ids';
 import { CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
 import { SqliteDatabase } from '../database/sqlite.database';
+import { CONTROL_PLANE_MQTT_USER } from '../mqtt/control-plane-credentials.repository';
 import { hashDevicePassword, verifyDevicePassword } from '../mqtt/device-password';
 import { hashToken } from '../auth/token-hash';
 import { ProfilesService } from '../profiles/profiles.service';
@@ -68,6 +69,10 @@ export class DevicesService {
   async provision(input: ProvisionInput, actor = 'api'): Promise<ProvisionedDevice> {
     const id = input.id ?? newId('dev').replace('_', '-');
     if (!isDeviceId(id)) throw invalid(`invalid device id "${id}"`);
+    // The control plane's own MQTT username and client ids: a device named like them could
+    // share its ACL entry or take over its broker sessions.
+    if (id.startsWith(CONTROL_PLANE_MQTT_USER))
+      throw invalid(`device ids starting with "${CONTROL_PLANE_MQTT_USER}" are reserved`);
     if (input.profileId !== undefined) this.profiles.get(input.profileId);
     const secret = newSecret();
     const secretHash = await hashDevicePassword(secret);
