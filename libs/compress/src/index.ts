@@ -5,3 +5,4 @@ export * from './aap';
 export * from './quant';
 export * from './sqakd';
 export * from './ckdf';
+export * from './lcmr';
