@@ -20,8 +20,6 @@ export interface SqakdOptions {
   weightDecay?: number;
   temperature?: number;
   loss?: SqakdLoss;
-  /** Update EWGS delta (Hessian-trace rule) every N epochs; needs quantization.ewgs. */
-  ewgsUpdateEvery?: number;
   seed?: number;
   /** Evaluate on at most this many test examples per epoch. */
   evalLimit?: number;

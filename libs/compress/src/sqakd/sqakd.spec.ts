@@ -13,6 +13,7 @@ import {
   type Dataset,
   type Model,
 } from '@edgecompress/engine';
+import { analyzeDependencies, removeChannels } from '../pruning';
 import {
   activationQuantizerId,
   exportQuantizedModel,
@@ -207,6 +208,35 @@ describe('SQAKD', () => {
     assert.equal(a.meanLast5Accuracy, (a.history[0]!.accuracy! + a.history[1]!.accuracy!) / 2);
     // the label-trained baseline refuses an unlabeled split
     assert.throws(() => runSqakd(unlabeled, { ...common, loss: 'ce' }), /needs labels/);
+  });
+
+  it('composes with pruning: a channel-pruned float model is the student the teacher distils into', async () => {
+    const analysis = analyzeDependencies(teacher.graph);
+    const removed = new Set<number>();
+    for (const g of analysis.groups.filter((x) => x.prunable)) {
+      for (const c of g.channels.slice(0, Math.floor(g.channels.length / 4))) removed.add(c.id);
+    }
+    const pruned = removeChannels(teacher, analysis, removed).model;
+    const params = (m: Model): number =>
+      [...m.weights.values()].reduce((a, w) => a + w.data.length, 0);
+    assert.ok(params(pruned) < params(teacher));
+    const result = runSqakd(data, {
+      teacher,
+      studentInit: pruned,
+      quantization: config('w4a4', 'lsq'),
+      epochs: 1,
+      stepsPerEpoch: 6,
+      batchSize: 32,
+    });
+    const convs = (m: Model): number[] =>
+      m.graph.nodes.flatMap((n) => (n.op === 'conv2d' ? [n.attrs.filters] : []));
+    assert.deepEqual(convs(result.model), convs(pruned));
+    assert.ok(result.bestAccuracy! > 0.4, `pruned W4A4 student (chance 0.25) ${result.bestAccuracy}`);
+    const { bytes } = await exportQuantizedModel(result.model);
+    assert.equal(
+      await ortAccuracy(bytes, result.model),
+      evaluate(result.model, data.test).accuracy,
+    );
   });
 
   it('refuses a student that does not match the teacher', () => {

@@ -7,7 +7,7 @@
  *   edgec compress sqakd -m teacher.ecm -d mnist --bits w4a8 --loss ce   (label-trained baseline)
  */
 import type { Command } from 'commander';
-import type { QuantizerKind } from '@edgecompress/engine';
+import type { Model, QuantizerKind, Split } from '@edgecompress/engine';
 import type { SqakdLoss, SqakdResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
 import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
@@ -43,6 +43,46 @@ interface SqakdCliOptions {
 
 const LOSSES: readonly SqakdLoss[] = ['kd', 'ce', 'ce+kd'];
 const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
+
+async function ortAccuracy(bytes: Uint8Array, model: Model, split: Split): Promise<number> {
+  const engine = await import('@edgecompress/engine');
+  const session = await engine.createOrtSession(bytes, { threads: 1 });
+  try {
+    const k = model.graph.numClasses;
+    const perSample = model.graph.inputShape.reduce((a, b) => a * b, 1);
+    let correct = 0;
+    for (let start = 0; start < split.count; start += 256) {
+      const n = Math.min(256, split.count - start);
+      const images = split.images.subarray(start * perSample, (start + n) * perSample);
+      const logits = await engine.runOrt(session, images, n, model.graph.inputShape);
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(logits.subarray(i * k, (i + 1) * k));
+        if (row.indexOf(Math.max(...row)) === split.labels![start + i]) correct++;
+      }
+    }
+    return correct / split.count;
+  } finally {
+    await session.release();
+  }
+}
+
+async function ortLatencyMs(bytes: Uint8Array, inputShape: readonly number[]): Promise<number> {
+  const engine = await import('@edgecompress/engine');
+  const session = await engine.createOrtSession(bytes, { threads: 1 });
+  try {
+    const input = new Float32Array(inputShape.reduce((a, b) => a * b, 1)).fill(0.5);
+    const times: number[] = [];
+    for (let i = 0; i < 220; i++) {
+      const t0 = performance.now();
+      await engine.runOrt(session, input, 1, inputShape);
+      if (i >= 20) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return times[times.length >> 1]!;
+  } finally {
+    await session.release();
+  }
+}
 
 async function runCommand(o: SqakdCliOptions): Promise<void> {
   const compress = await import('@edgecompress/compress');
@@ -126,6 +166,20 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
       provenance: result.provenance,
     });
     writeAtomically(o.onnx, bytes);
+    if (dataset.test.labels) {
+      const engineAcc = engine.evaluate(result.model, dataset.test).accuracy;
+      const ortAcc = await ortAccuracy(bytes, result.model, dataset.test);
+      out.push(
+        `exported file under ORT: test acc ${pct(ortAcc)} vs engine fake-quant ${pct(engineAcc)} ` +
+          `(${(100 * (ortAcc - engineAcc)).toFixed(2)} pt) on ${dataset.test.count} examples`,
+      );
+    }
+    const floatMs = await ortLatencyMs(engine.exportOnnx(teacher), teacher.graph.inputShape);
+    const quantMs = await ortLatencyMs(bytes, teacher.graph.inputShape);
+    out.push(
+      `ORT latency, batch 1, 1 thread, median of 200: float teacher ${floatMs.toFixed(3)} ms, ` +
+        `quantized ${quantMs.toFixed(3)} ms (x${(floatMs / quantMs).toFixed(2)})`,
+    );
     const storage = [
       ...new Set(Object.values(report.weights).map((w) => `${w.bits}-bit ${w.storage}`)),
     ];
