@@ -1,0 +1,180 @@
+/**
+ * `edgec compress ckdf`: Contrastive Knowledge Distillation Framework. A student (an architecture
+ * name built fresh, or a model file) learns from a frozen teacher through CE, optional KD and
+ * contrastive terms on the stem, every stage and the penultimate features.
+ *
+ *   edgec compress ckdf --teacher t.ecm --student resnet8 -d mnist --nce-k 4096 -o s.ecm
+ *   edgec compress ckdf --teacher t.ecm --student resnet8 --alpha 1            (CKDF+KD)
+ *   edgec compress ckdf --teacher t.ecm --student resnet8 --beta 0 --theta 0   (student alone)
+ */
+import type { Command } from 'commander';
+import type { BlockMatch, CkdfResult } from '@edgecompress/compress';
+import { createProgress } from '../../ui/progress';
+import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
+import { loadStudent, pct } from './student-input';
+
+interface CkdfCliOptions {
+  teacher: string;
+  student: string;
+  dataset: string;
+  dataDir?: string;
+  limitTrain?: number;
+  limitTest?: number;
+  epochs: number;
+  stepsPerEpoch?: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  gamma: number;
+  alpha: number;
+  beta: number;
+  theta: number;
+  temperature: number;
+  nceT: number;
+  nceK: number;
+  match: string;
+  memoryLimitMb: number;
+  evalLimit?: number;
+  seed: number;
+  out?: string;
+  report?: string;
+}
+
+const MATCHES: readonly BlockMatch[] = ['last', 'most-similar', 'least-similar'];
+
+async function runCommand(o: CkdfCliOptions): Promise<void> {
+  if (!MATCHES.includes(o.match as BlockMatch))
+    throw new Error(`unknown --match "${o.match}" (one of ${MATCHES.join(', ')})`);
+  const compress = await import('@edgecompress/compress');
+  const engine = await import('@edgecompress/engine');
+  const teacher = await loadInputModel(o.teacher);
+  const student = await loadStudent(o.student, teacher, o.seed);
+  const dataset = await loadInputDataset(o, teacher);
+  const backend = await engine.initEngineBackend();
+  const batchSize = Math.min(o.batchSize, dataset.train.count);
+  const perEpoch = Math.min(
+    Math.floor(dataset.train.count / batchSize),
+    o.stepsPerEpoch ?? Number.POSITIVE_INFINITY,
+  );
+  process.stderr.write(
+    `CKDF ${teacher.graph.architecture} -> ${student.graph.architecture} on ${dataset.name} ` +
+      `(${dataset.train.count} train / ${dataset.test.count} test), gamma ${o.gamma} alpha ${o.alpha} ` +
+      `beta ${o.beta} theta ${o.theta}, ${o.epochs} epoch(s) x ${perEpoch} steps; backend ${backend.name}\n`,
+  );
+  const progress = createProgress('ckdf', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
+  const fields = { epoch: '-', loss: '-', acc: '-' };
+  let result: CkdfResult;
+  try {
+    result = compress.runCkdf(dataset, {
+      teacher,
+      student,
+      epochs: o.epochs,
+      ...(o.stepsPerEpoch !== undefined ? { stepsPerEpoch: o.stepsPerEpoch } : {}),
+      batchSize,
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      gamma: o.gamma,
+      alpha: o.alpha,
+      beta: o.beta,
+      theta: o.theta,
+      temperature: o.temperature,
+      nceTemperature: o.nceT,
+      nceK: o.nceK,
+      match: o.match as BlockMatch,
+      memoryLimitBytes: o.memoryLimitMb * 2 ** 20,
+      seed: o.seed,
+      ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
+      onProgress: (p) => {
+        fields.epoch = `${p.epoch + 1}/${p.epochs}`;
+        fields.loss = p.loss.toFixed(4);
+        if (p.accuracy !== undefined) {
+          fields.acc = pct(p.accuracy);
+          progress.log(
+            `epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)}, test acc ${pct(p.accuracy)}`,
+          );
+        }
+        progress.update(p.epoch * p.stepsPerEpoch + Math.min(p.step + 1, p.stepsPerEpoch), fields);
+      },
+    });
+  } finally {
+    progress.stop();
+  }
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const out = [
+    `teacher test accuracy ${pct(result.teacherAccuracy)}; student best ${pct(result.bestAccuracy)}`,
+    `memory banks ${mib(result.memory.bankBytes)}, per-step negatives ${mib(result.memory.stepBytes)}`,
+  ];
+  if (o.out) {
+    engine.saveModel(o.out, result.model);
+    out.push(`student written to ${o.out}`);
+  }
+  if (o.report) {
+    const { model: _m, ...report } = result;
+    writeAtomically(o.report, JSON.stringify(report, null, 2));
+    out.push(`history and provenance written to ${o.report}`);
+  }
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+export function register(compress: Command): void {
+  compress
+    .command('ckdf')
+    .description(
+      'distil a teacher into a student with contrastive terms on stem, stages and features',
+    )
+    .requiredOption('-t, --teacher <file>', 'the trained teacher (model file or ONNX)')
+    .requiredOption(
+      '-s, --student <arch|file>',
+      'student architecture (e.g. resnet8) or model file',
+    )
+    .option(
+      '-d, --dataset <name>',
+      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
+      'mnist',
+    )
+    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
+    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
+    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    .option('--epochs <n>', 'training epochs', int('--epochs'), 10)
+    .option(
+      '--steps-per-epoch <n>',
+      'cap on steps per epoch (short runs)',
+      int('--steps-per-epoch'),
+    )
+    .option('-b, --batch-size <n>', 'batch size', int('--batch-size'), 64)
+    .option(
+      '--lr <rate>',
+      'SGD learning rate (x0.1 at 62.5/75/87.5 % of training)',
+      num('--lr'),
+      0.05,
+    )
+    .option('--weight-decay <wd>', 'weight decay', num('--weight-decay'), 5e-4)
+    .option('--gamma <w>', 'weight of cross-entropy on labels', num('--gamma'), 1)
+    .option('--alpha <w>', 'weight of T^2 KL (1 = CKDF+KD)', num('--alpha'), 0)
+    .option('--beta <w>', 'weight of CRD on the penultimate features', num('--beta'), 0.8)
+    .option('--theta <w>', 'weight of CRD summed over stem and stage pairs', num('--theta'), 0.1)
+    .option('--temperature <T>', 'KD temperature', num('--temperature'), 4)
+    .option('--nce-t <tau>', 'contrastive temperature', num('--nce-t'), 0.1)
+    .option(
+      '--nce-k <k>',
+      'negatives per anchor (capped at the training-set size)',
+      int('--nce-k'),
+      16384,
+    )
+    .option('--match <how>', 'teacher block per stage: last, most-similar, least-similar', 'last')
+    .option(
+      '--memory-limit-mb <mb>',
+      'refuse banks + negatives above this',
+      int('--memory-limit-mb'),
+      1024,
+    )
+    .option(
+      '--eval-limit <n>',
+      'evaluate on the first n test examples each epoch',
+      int('--eval-limit'),
+    )
+    .option('--seed <n>', 'seed of the student init and training order', int('--seed'), 0)
+    .option('-o, --out <file>', 'write the student model file')
+    .option('--report <file>', 'write the history, memory and provenance as JSON')
+    .action(async (o: CkdfCliOptions) => runCommand(o));
+}
