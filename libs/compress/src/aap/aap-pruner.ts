@@ -303,7 +303,9 @@ export async function runAap(
     `validation drop ${best.dropPoints.toFixed(2)} pt` +
     (final.latencyMs !== undefined ? `, p50 ${final.latencyMs.toFixed(3)} ms` : '') +
     (targetMet === false
-      ? `; TARGET NOT MET (accuracy broke first): best feasible round returned`
+      ? `; TARGET NOT MET (${
+          trajectory.some((r) => !r.feasible) ? 'accuracy broke first' : 'search stopped first'
+        }): best feasible round returned`
       : '') +
     ` (stopped: ${stopReason})`;
 

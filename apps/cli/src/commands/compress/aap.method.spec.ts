@@ -46,7 +46,7 @@ describe('edgec compress aap (real processes)', () => {
       '--max-drop',
       '100',
       '--rounds',
-      '6',
+      '40',
       '--steps',
       '2',
       '-b',
