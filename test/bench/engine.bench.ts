@@ -18,6 +18,7 @@ import {
 } from './engine/engine-training.throughput';
 import { measureConv, type ConvProblem } from './engine/conv.throughput';
 import { runPytorchPeer } from './engine/pytorch.peer';
+import { profileTrainingStep } from './engine/step.profile';
 
 const CONV_PROBLEM: ConvProblem = [64, 32, 32, 32, 64];
 const BATCH = 64;
@@ -36,6 +37,7 @@ function parseOptions() {
       replicas: { type: 'string', default: '1,2' },
       models: { type: 'string', default: BENCH_MODELS.join(',') },
       'no-peer': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
     },
   });
   const seconds = Number(values.seconds);
@@ -49,7 +51,7 @@ function parseOptions() {
     if (!BENCH_MODELS.includes(m))
       throw new Error(`unknown model "${m}" (${BENCH_MODELS.join(', ')})`);
   }
-  return { seconds, replicas, models, peer: !values['no-peer'] };
+  return { seconds, replicas, models, peer: !values['no-peer'], profile: values.profile };
 }
 
 const fmt = (v: number | null, digits = 1) => (v === null ? '-' : v.toFixed(digits));
@@ -59,26 +61,56 @@ async function main(): Promise<void> {
   const cores = availableParallelism();
   const backend = await initEngineBackend();
   console.log(
-    `engine: tfjs ${backend.name}${backend.name === 'wasm' ? ` (simd ${backend.simd})` : ''}, ` +
+    `engine: tfjs ${backend.name}` +
+      (backend.name === 'wasm'
+        ? ` (simd ${backend.simd}, conv kernels ${backend.convKernels})`
+        : '') +
+      ', ' +
       `${cores} cores, load average at start ${loadavg()[0]!.toFixed(2)}`,
   );
 
+  const convKernels = backend.convKernels ?? 'wasm';
+  if (opts.profile) {
+    const providers = backend.name === 'wasm' ? (['wasm', 'ort'] as const) : (['wasm'] as const);
+    for (const model of opts.models) {
+      for (const provider of providers) {
+        const p = await profileTrainingStep(model, BATCH, provider);
+        const top = p.kernels
+          .slice(0, 8)
+          .map((k) => `${k.kernel} ${(k.share * 100).toFixed(0)}%`)
+          .join(', ');
+        console.log(
+          `  profile ${model} (conv kernels ${provider}): ${p.totalMs.toFixed(0)} ms/step; ${top}`,
+        );
+      }
+    }
+  }
+  // Data-parallel replicas each take one core; a single replica may instead give its conv
+  // kernels every core (onnxruntime intra-op threads), which is listed as its own case.
+  const variants = opts.replicas.map((replicas) => ({ replicas, kernelThreads: 1 }));
+  if (convKernels === 'ort' && cores > 1 && opts.replicas.includes(1)) {
+    variants.push({ replicas: 1, kernelThreads: cores });
+  }
+  const label = (v: { replicas: number; kernelThreads: number }) =>
+    `${v.replicas}w${v.kernelThreads > 1 ? ` ${v.kernelThreads}t` : ''}`;
   const ours = new Map<string, number>();
   for (const model of opts.models) {
-    for (const replicas of opts.replicas) {
-      const r = await measureEngineTraining({
-        model,
-        batch: BATCH,
-        replicas,
-        seconds: opts.seconds,
-        minSteps: 3,
-        maxSteps: 500,
-        warmupSteps: 2,
-      });
-      ours.set(`${model}/${replicas}`, r.imgsPerS);
-      console.log(
-        `  ours ${model} x${replicas} worker(s): ${fmt(r.imgsPerS)} img/s (${r.steps} steps)`,
+    for (const v of variants) {
+      const r = await measureEngineTraining(
+        {
+          model,
+          batch: BATCH,
+          replicas: v.replicas,
+          kernelThreads: v.kernelThreads,
+          seconds: opts.seconds,
+          minSteps: 3,
+          maxSteps: 500,
+          warmupSteps: 2,
+        },
+        convKernels,
       );
+      ours.set(`${model}/${label(v)}`, r.imgsPerS);
+      console.log(`  ours ${model} ${label(v)}: ${fmt(r.imgsPerS)} img/s (${r.steps} steps)`);
     }
   }
   const oursConv = measureConv(CONV_PROBLEM, opts.seconds);
@@ -102,10 +134,10 @@ async function main(): Promise<void> {
   const rows: CaseRow[] = [];
   for (const model of opts.models) {
     const theirs = peerResult?.cases.find((c) => c.name === model)?.imgs_per_s ?? null;
-    for (const replicas of opts.replicas) {
-      const mine = ours.get(`${model}/${replicas}`)!;
+    for (const v of variants) {
+      const mine = ours.get(`${model}/${label(v)}`)!;
       rows.push({
-        name: `${model} train b${BATCH} ${replicas}w`,
+        name: `${model} train b${BATCH} ${label(v)}`,
         ours_imgs_per_s: mine,
         pytorch_imgs_per_s: theirs,
         ratio: theirs ? mine / theirs : null,
@@ -137,10 +169,10 @@ async function main(): Promise<void> {
 
   const outDir = join(__dirname, '..', '..', 'bench-results');
   mkdirSync(outDir, { recursive: true });
-  const convRows: CaseRow[] = (['forward', 'filter_grad'] as const).map((key) => ({
-    name: `conv3x3 ${key} GFLOP/s`,
-    ours_imgs_per_s: oursConv[key],
-    pytorch_imgs_per_s: theirsConv?.[key] ?? null,
+  const convRows = (['forward', 'filter_grad'] as const).map((key) => ({
+    name: `conv3x3 ${CONV_PROBLEM.join('x')} ${key}`,
+    ours_gflops: oursConv[key],
+    pytorch_gflops: theirsConv?.[key] ?? null,
     ratio: theirsConv ? oursConv[key] / theirsConv[key] : null,
   }));
   writeFileSync(
@@ -148,6 +180,7 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         backend: backend.name,
+        convKernels: backend.convKernels ?? null,
         cores,
         loadavg: loadavg(),
         peer: peerResult ? { torch: peerResult.torch, threads: peerResult.threads } : peerNote,
