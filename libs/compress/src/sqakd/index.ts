@@ -1,2 +1,3 @@
 export * from './sqakd-types';
 export * from './sqakd-runner';
+export * from './ewgs-delta';

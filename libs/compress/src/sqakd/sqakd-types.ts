@@ -21,6 +21,11 @@ export interface SqakdOptions {
   temperature?: number;
   loss?: SqakdLoss;
   seed?: number;
+  /**
+   * With quantization.ewgs: re-estimate each weight quantizer's delta by the Hessian-trace rule
+   * every N epochs (from epoch 0). Without it delta stays 0 (plain STE, as the released code).
+   */
+  ewgsUpdateEvery?: number;
   /** Evaluate on at most this many test examples per epoch. */
   evalLimit?: number;
   onProgress?: (p: SqakdProgress) => void;
@@ -42,6 +47,7 @@ export interface SqakdEpoch {
   epoch: number;
   loss: number;
   accuracy: number | null;
+  /** Mean EWGS delta over the weight quantizers after this epoch's update. */
   ewgsDelta?: number;
 }
 

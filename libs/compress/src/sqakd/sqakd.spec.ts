@@ -231,11 +231,47 @@ describe('SQAKD', () => {
     const convs = (m: Model): number[] =>
       m.graph.nodes.flatMap((n) => (n.op === 'conv2d' ? [n.attrs.filters] : []));
     assert.deepEqual(convs(result.model), convs(pruned));
-    assert.ok(result.bestAccuracy! > 0.4, `pruned W4A4 student (chance 0.25) ${result.bestAccuracy}`);
+    assert.ok(
+      result.bestAccuracy! > 0.4,
+      `pruned W4A4 student (chance 0.25) ${result.bestAccuracy}`,
+    );
     const { bytes } = await exportQuantizedModel(result.model);
     assert.equal(
       await ortAccuracy(bytes, result.model),
       evaluate(result.model, data.test).accuracy,
+    );
+  });
+
+  it('EWGS: the Hessian-trace rule sets each weight quantizer delta (finite, >= 0) and training uses it', () => {
+    const result = runSqakd(data, {
+      teacher,
+      quantization: { ...config('w2a2', 'learned-interval'), ewgs: true },
+      ewgsUpdateEvery: 1,
+      epochs: 2,
+      stepsPerEpoch: 3,
+      batchSize: 32,
+    });
+    const deltas = [...result.model.weights]
+      .filter(([name]) => name.endsWith('/wq.delta'))
+      .map(([, w]) => w.data[0]!);
+    assert.equal(deltas.length, 2);
+    assert.ok(
+      deltas.every((d) => Number.isFinite(d) && d >= 0),
+      `deltas ${deltas}`,
+    );
+    const mean = deltas.reduce((a, b) => a + b, 0) / deltas.length;
+    assert.ok(Math.abs(result.history[1]!.ewgsDelta! - mean) < 1e-6);
+    assert.ok(result.history.every((h) => h.ewgsDelta !== undefined));
+    assert.match(result.provenance.decisions.join(' '), /Hessian-trace rule every 1 epoch/);
+    assert.throws(
+      () =>
+        runSqakd(data, {
+          teacher,
+          quantization: config('w2a2', 'lsq'),
+          ewgsUpdateEvery: 1,
+          epochs: 1,
+        }),
+      /ewgsUpdateEvery needs quantization.ewgs/,
     );
   });
 

@@ -13,7 +13,7 @@ import {
   symmetricMax,
   weightGridIsSymmetric,
 } from './quant-grid';
-import { EWGS_DELTA_PARAM, WEIGHT_QUANT_PARAMS } from './quant-params';
+import { EWGS_DELTA_PARAM, HESSIAN_PROBE_PARAM, WEIGHT_QUANT_PARAMS } from './quant-params';
 import { roundSte, scaleGradient, stopGradient } from './round-ste';
 
 export type QuantParams = ReadonlyMap<string, tf.Tensor>;
@@ -97,7 +97,11 @@ export function fakeQuantWeight(
         break;
       }
     }
-    return tf.reshape(q, kernel.shape);
+    // A probe added to the quantized kernel (only present while the EWGS Hessian-trace rule
+    // measures curvature with respect to the quantized values).
+    const probe = params.get(HESSIAN_PROBE_PARAM);
+    const out = tf.reshape(q, kernel.shape);
+    return probe ? tf.add(out, probe) : out;
   });
 }
 

@@ -25,6 +25,9 @@ export const ACTIVATION_QUANT_PARAMS: Record<QuantizerKind, readonly string[]> =
 /** The EWGS gradient-scaling factor: a buffer updated by the Hessian-trace rule, never by SGD. */
 export const EWGS_DELTA_PARAM = 'delta';
 
+/** A kernel-shaped offset added to the quantized kernel, used only to measure curvature. */
+export const HESSIAN_PROBE_PARAM = 'probe';
+
 export const WEIGHT_QUANT_PREFIX = 'wq.';
 
 /** Full weight name of a quantizer parameter. */
