@@ -4,12 +4,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   GraphExecutor,
   buildModel,
+  buildResNet,
   initEngineBackend,
   syntheticDataset,
   type Model,
 } from '@edgecompress/engine';
 import { ContrastMemory, NegativeSampler, nceLoss } from './contrast-memory';
-import { pickCandidate, resolveFeaturePairs } from './feature-pairs';
+import { pickCandidate, poolAndPad, resolveFeaturePairs } from './feature-pairs';
 import { runCkdf } from './ckdf-runner';
 
 before(async () => {
@@ -137,6 +138,28 @@ describe('feature pairs', () => {
     } finally {
       s.dispose();
       t.dispose();
+    }
+  });
+
+  it('pads a narrower student to the teacher width, and pairs VGG depths the same way', () => {
+    const narrow = new GraphExecutor(
+      buildResNet({ inputShape: [8, 8, 1], numClasses: 4, depth: 8, widths: [8, 16, 32] }),
+    );
+    const t = new GraphExecutor(model('resnet20'));
+    const v13 = new GraphExecutor(model('vgg13'));
+    const v8 = new GraphExecutor(model('vgg8'));
+    try {
+      const { pairs } = resolveFeaturePairs(narrow.graph, narrow.shapes, t.graph, t.shapes, 'last');
+      assert.deepEqual(
+        pairs.map((p) => p.dim),
+        [16, 16, 32, 64, 64],
+      );
+      const fs = poolAndPad(tf.ones([2, 4, 4, 8]), 16).arraySync();
+      assert.deepEqual(fs[0], [...Array(8).fill(1), ...Array(8).fill(0)]);
+      const vgg = resolveFeaturePairs(v8.graph, v8.shapes, v13.graph, v13.shapes, 'last');
+      assert.equal(vgg.pairs.length, v8.graph.stages!.length + 2);
+    } finally {
+      for (const e of [narrow, t, v13, v8]) e.dispose();
     }
   });
 
