@@ -135,7 +135,9 @@ const embed = (x: tf.Tensor2D, head: Head): tf.Tensor2D =>
 let runCounter = 0;
 
 export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
-  const o = { ...DEFAULTS, ...options };
+  // Options left undefined keep their defaults.
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...DEFAULTS, ...(given as CkdfOptions) };
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1))
     throw new RangeError(`epochs must be an integer >= 1, got ${o.epochs}`);
   assertCompatible(options.teacher, options.student, dataset);
