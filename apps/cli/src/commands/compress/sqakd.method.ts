@@ -25,6 +25,7 @@ interface SqakdCliOptions {
   quantizeFirst: boolean;
   quantizeLast: boolean;
   ewgs: boolean;
+  ewgsEvery: number;
   unlabeled: boolean;
   loss: string;
   epochs: number;
@@ -134,6 +135,7 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
       weightDecay: o.weightDecay,
       temperature: o.temperature,
       seed: o.seed,
+      ...(o.ewgs ? { ewgsUpdateEvery: o.ewgsEvery } : {}),
       ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
       onProgress: (p) => {
         fields.epoch = `${p.epoch + 1}/${p.epochs}`;
@@ -221,7 +223,12 @@ export function register(compress: Command): void {
     .option('--per-channel', 'one weight-quantizer parameter set per output channel', false)
     .option('--quantize-first', 'also quantize the first conv', false)
     .option('--quantize-last', 'also quantize the classifier', false)
-    .option('--ewgs', 'EWGS gradient-scaling buffers (learned-interval only)', false)
+    .option(
+      '--ewgs',
+      'EWGS gradient scaling with the Hessian-trace update of delta (learned-interval only)',
+      false,
+    )
+    .option('--ewgs-every <n>', 'epochs between EWGS delta updates', int('--ewgs-every'), 10)
     .option(
       '--unlabeled',
       'drop the training labels before training (SQAKD never reads them)',
