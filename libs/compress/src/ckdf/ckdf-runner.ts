@@ -151,13 +151,16 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
   const student = new GraphExecutor(options.student);
   const disposables: tf.Variable[] = [];
   try {
-    const { pairs, notes } = resolveFeaturePairs(
+    const resolved = resolveFeaturePairs(
       student.graph,
       student.shapes,
       teacher.graph,
       teacher.shapes,
       o.match ?? 'last',
     );
+    const notes = resolved.notes;
+    // A pair whose term has weight 0 gets no heads and no banks (student-alone and KD baselines).
+    const pairs = resolved.pairs.filter((p) => (p.kind === 'penultimate' ? o.beta : o.theta) > 0);
     const mem = ckdfMemory(pairs.length, split.count, o.featureDim, batchSize, k);
     if (mem.bankBytes + mem.stepBytes > o.memoryLimitBytes)
       throw new Error(
@@ -257,8 +260,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
                 const vt = embed(cands[chosen]!, heads[i]!.teacher);
                 kept.push({ vs: tf.keep(tf.clone(vs)), vt: tf.keep(tf.clone(vt)) });
                 const weight = pair.kind === 'penultimate' ? o.beta : o.theta;
-                if (weight > 0)
-                  loss = tf.add(loss, tf.mul(memories[i]!.loss(vs, vt, rows[i]!), weight));
+                loss = tf.add(loss, tf.mul(memories[i]!.loss(vs, vt, rows[i]!), weight));
               });
               return { loss, stateUpdates: out.stateUpdates };
             },

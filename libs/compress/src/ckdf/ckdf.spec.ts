@@ -229,6 +229,20 @@ describe('runCkdf', () => {
     );
   });
 
+  it('builds no heads or banks for terms of weight 0 (the student-alone baseline)', () => {
+    const result = runCkdf(data, {
+      teacher: model('resnet8', 1),
+      student: model('resnet8', 2),
+      epochs: 1,
+      stepsPerEpoch: 1,
+      beta: 0,
+      theta: 0,
+      memoryLimitBytes: 1,
+    });
+    assert.equal(result.memory.bankBytes + result.memory.stepBytes, 0);
+    assert.deepEqual(result.provenance.pairs, []);
+  });
+
   it('trains a resnet8 student from a resnet20 teacher: finite loss, moving weights, learning', () => {
     const student = model('resnet8', 2);
     const result = runCkdf(data, {
