@@ -163,6 +163,34 @@ describe('feature pairs', () => {
     }
   });
 
+  it('pairs a model with named stage boundaries but no node tags (as imported), without a stem pair', () => {
+    const s = new GraphExecutor(model('resnet8'));
+    const t = new GraphExecutor(model('resnet20'));
+    try {
+      const untagged = { ...t.graph, nodes: t.graph.nodes.map(({ tags: _tags, ...n }) => n) };
+      const { pairs, notes } = resolveFeaturePairs(
+        s.graph,
+        s.shapes,
+        untagged,
+        t.shapes,
+        'most-similar',
+      );
+      assert.deepEqual(
+        pairs.map((p) => [p.name, p.teacherCandidates]),
+        [
+          ['stage0', [t.graph.stages![0]!.output]],
+          ['stage1', [t.graph.stages![1]!.output]],
+          ['stage2', [t.graph.stages![2]!.output]],
+          ['penultimate', [t.graph.features!]],
+        ],
+      );
+      assert.ok(notes.some((n) => /no stem pair/.test(n)));
+    } finally {
+      s.dispose();
+      t.dispose();
+    }
+  });
+
   it('refuses a model without stage boundaries or with a different stage count', () => {
     const s = new GraphExecutor(model('resnet8'));
     const t = new GraphExecutor(model('vgg8'));
