@@ -17,6 +17,7 @@ import {
   num,
   oracleFor,
   writeAtomically,
+  writeResultReport,
 } from './method-inputs';
 
 interface AapCliOptions {
@@ -276,11 +277,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     );
     out.push(`ONNX written to ${o.onnx}`);
   }
-  if (o.report) {
-    const { model: _m, ...report } = result;
-    writeAtomically(o.report, JSON.stringify(report, null, 2));
-    out.push(`trajectory and provenance written to ${o.report}`);
-  }
+  if (o.report) out.push(writeResultReport(o.report, result, 'trajectory and provenance'));
   process.stdout.write(out.join('\n') + '\n');
 }
 

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import type { BlockMatch, CkdfResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
+import { int, loadInputDataset, loadInputModel, num, writeResultReport } from './method-inputs';
 import { loadStudent, pct } from './student-input';
 
 interface CkdfCliOptions {
@@ -108,11 +108,7 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
     engine.saveModel(o.out, result.model);
     out.push(`student written to ${o.out}`);
   }
-  if (o.report) {
-    const { model: _m, ...report } = result;
-    writeAtomically(o.report, JSON.stringify(report, null, 2));
-    out.push(`history and provenance written to ${o.report}`);
-  }
+  if (o.report) out.push(writeResultReport(o.report, result, 'history and provenance'));
   process.stdout.write(out.join('\n') + '\n');
 }
 

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import type { CurriculumKind, LcmrResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
+import { int, loadInputDataset, loadInputModel, num, writeResultReport } from './method-inputs';
 import { loadStudent, pct } from './student-input';
 
 interface LcmrCliOptions {
@@ -87,11 +87,7 @@ async function runCommand(o: LcmrCliOptions): Promise<void> {
     engine.saveModel(o.out, result.model);
     out.push(`student written to ${o.out}`);
   }
-  if (o.report) {
-    const { model: _m, ...report } = result;
-    writeAtomically(o.report, JSON.stringify(report, null, 2));
-    out.push(`trace and provenance written to ${o.report}`);
-  }
+  if (o.report) out.push(writeResultReport(o.report, result, 'trace and provenance'));
   process.stdout.write(out.join('\n') + '\n');
 }
 

@@ -92,3 +92,13 @@ export function writeAtomically(path: string, bytes: Uint8Array | string): void 
   writeFileSync(tmp, bytes);
   renameSync(tmp, path);
 }
+
+/**
+ * Writes a method's result, minus the model itself, as the JSON report (trajectory, history,
+ * provenance) and returns the line that tells the user where it went.
+ */
+export function writeResultReport(path: string, result: { model: unknown }, what: string): string {
+  const { model: _model, ...report } = result;
+  writeAtomically(path, JSON.stringify(report, null, 2));
+  return `${what} written to ${path}`;
+}

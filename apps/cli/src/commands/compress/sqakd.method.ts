@@ -10,7 +10,14 @@ import type { Command } from 'commander';
 import type { Model, QuantizerKind, Split } from '@edgecompress/engine';
 import type { SqakdLoss, SqakdResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, loadInputDataset, loadInputModel, num, writeAtomically } from './method-inputs';
+import {
+  int,
+  loadInputDataset,
+  loadInputModel,
+  num,
+  writeAtomically,
+  writeResultReport,
+} from './method-inputs';
 
 interface SqakdCliOptions {
   model: string;
@@ -190,11 +197,7 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
         `${Object.keys(report.activations).length} activation QDQ pairs`,
     );
   }
-  if (o.report) {
-    const { model: _m, ...report } = result;
-    writeAtomically(o.report, JSON.stringify(report, null, 2));
-    out.push(`history and provenance written to ${o.report}`);
-  }
+  if (o.report) out.push(writeResultReport(o.report, result, 'history and provenance'));
   process.stdout.write(out.join('\n') + '\n');
 }
 
