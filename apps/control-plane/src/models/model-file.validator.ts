@@ -1,6 +1,8 @@
 import {
   countModelCost,
+  deserializeModel,
   importOnnx,
+  ModelFileError,
   OnnxFormatError,
   UnsupportedOnnxError,
 } from '@edgecompress/engine';
@@ -32,17 +34,19 @@ export function checkOnnxFile(bytes: Buffer): ModelFileCheck {
   }
 }
 
-/** Engine model files are JSON with a graph of nodes (libs/engine graph IR). */
+/**
+ * Engine model files (`.ecm`, written by `edgec train` and the compression methods) are read by
+ * the engine's own reader, which checks magic, version, sizes, checksum and the graph; a file
+ * it refuses is refused here with its reason.
+ */
 export function checkEngineFile(bytes: Buffer): ModelFileCheck {
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    const model = deserializeModel(bytes);
+    const cost = countModelCost(model.graph);
+    return { importable: true, notes: [], params: cost.params, flops: cost.flops };
   } catch (err) {
-    throw invalid(`engine model file is not JSON: ${(err as Error).message}`);
+    if (err instanceof ModelFileError)
+      throw invalid(`not a usable engine model file: ${err.message}`);
+    throw invalid(`not a usable engine model file: ${(err as Error).message}`);
   }
-  const graph = (parsed as { graph?: { nodes?: unknown } } | null)?.graph;
-  if (!graph || !Array.isArray(graph.nodes) || graph.nodes.length === 0) {
-    throw invalid('engine model file has no graph.nodes');
-  }
-  return { importable: true, notes: [] };
 }
