@@ -10,8 +10,8 @@
 import type { Command } from 'commander';
 import type { BlockMatch, CkdfResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, loadInputDataset, loadInputModel, num, writeResultReport } from './method-inputs';
-import { loadStudent, pct } from './student-input';
+import { int, num, writeResultReport } from './method-inputs';
+import { loadDistillationInputs, pct } from './student-input';
 
 interface CkdfCliOptions {
   teacher: string;
@@ -47,10 +47,7 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
     throw new Error(`unknown --match "${o.match}" (one of ${MATCHES.join(', ')})`);
   const compress = await import('@edgecompress/compress');
   const engine = await import('@edgecompress/engine');
-  const teacher = await loadInputModel(o.teacher);
-  const student = await loadStudent(o.student, teacher, o.seed);
-  const dataset = await loadInputDataset(o, teacher);
-  const backend = await engine.initEngineBackend();
+  const { teacher, student, dataset, backendName } = await loadDistillationInputs(o);
   const batchSize = Math.min(o.batchSize, dataset.train.count);
   const perEpoch = Math.min(
     Math.floor(dataset.train.count / batchSize),
@@ -59,7 +56,7 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
   process.stderr.write(
     `CKDF ${teacher.graph.architecture} -> ${student.graph.architecture} on ${dataset.name} ` +
       `(${dataset.train.count} train / ${dataset.test.count} test), gamma ${o.gamma} alpha ${o.alpha} ` +
-      `beta ${o.beta} theta ${o.theta}, ${o.epochs} epoch(s) x ${perEpoch} steps; backend ${backend.name}\n`,
+      `beta ${o.beta} theta ${o.theta}, ${o.epochs} epoch(s) x ${perEpoch} steps; backend ${backendName}\n`,
   );
   const progress = createProgress('ckdf', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
   const fields = { epoch: '-', loss: '-', acc: '-' };

@@ -9,8 +9,8 @@
 import type { Command } from 'commander';
 import type { CurriculumKind, LcmrResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, loadInputDataset, loadInputModel, num, writeResultReport } from './method-inputs';
-import { loadStudent, pct } from './student-input';
+import { int, num, writeResultReport } from './method-inputs';
+import { loadDistillationInputs, pct } from './student-input';
 
 interface LcmrCliOptions {
   teacher: string;
@@ -42,15 +42,12 @@ async function runCommand(o: LcmrCliOptions): Promise<void> {
     throw new Error(`unknown --curriculum "${o.curriculum}" (one of ${CURRICULA.join(', ')})`);
   const compress = await import('@edgecompress/compress');
   const engine = await import('@edgecompress/engine');
-  const teacher = await loadInputModel(o.teacher);
-  const student = await loadStudent(o.student, teacher, o.seed);
-  const dataset = await loadInputDataset(o, teacher);
-  const backend = await engine.initEngineBackend();
+  const { teacher, student, dataset, backendName } = await loadDistillationInputs(o);
   const finetune = o.finetuneSteps ?? Math.ceil(o.replaceSteps / 10);
   process.stderr.write(
     `LCMR ${teacher.graph.architecture} -> ${student.graph.architecture} on ${dataset.name}, ` +
       `${o.curriculum} curriculum (p0 ${o.p0}, kappa ${o.kappa}), ${o.replaceSteps} replacing + ` +
-      `${finetune} fine-tuning steps; backend ${backend.name}\n`,
+      `${finetune} fine-tuning steps; backend ${backendName}\n`,
   );
   const progress = createProgress('lcmr', o.replaceSteps + finetune, ['phase', 'p', 'loss']);
   let result: LcmrResult;

@@ -1,7 +1,7 @@
 /** The student of a distillation method: an architecture name built fresh, or a model file. */
 import { existsSync } from 'node:fs';
-import type { Model } from '@edgecompress/engine';
-import { loadInputModel } from './method-inputs';
+import type { Dataset, Model } from '@edgecompress/engine';
+import { loadInputDataset, loadInputModel, type DatasetFlags } from './method-inputs';
 
 export async function loadStudent(spec: string, teacher: Model, seed: number): Promise<Model> {
   if (existsSync(spec) || /\.(ecm|onnx)$/.test(spec)) return loadInputModel(spec);
@@ -21,6 +21,25 @@ export async function loadStudent(spec: string, teacher: Model, seed: number): P
     numClasses: teacher.graph.numClasses,
     seed,
   });
+}
+
+export interface DistillationInputs {
+  teacher: Model;
+  student: Model;
+  dataset: Dataset;
+  backendName: string;
+}
+
+/** What CKDF and LCMR both start from: the teacher, the student, the data and the backend. */
+export async function loadDistillationInputs(
+  o: DatasetFlags & { teacher: string; student: string; seed: number },
+): Promise<DistillationInputs> {
+  const engine = await import('@edgecompress/engine');
+  const teacher = await loadInputModel(o.teacher);
+  const student = await loadStudent(o.student, teacher, o.seed);
+  const dataset = await loadInputDataset(o, teacher);
+  const backend = await engine.initEngineBackend();
+  return { teacher, student, dataset, backendName: backend.name };
 }
 
 export const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
