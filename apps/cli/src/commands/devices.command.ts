@@ -20,14 +20,24 @@ async function call(
     throw new Error(
       'no API token: pass --token or set EC_API_TOKEN (create one with `edgec tokens create`)',
     );
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      Authorization: `Bearer ${token}`,
-      ...(body ? { 'Content-Type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    // fetch hides the socket error (ECONNREFUSED, ENOTFOUND) in `cause`: name it and the URL.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(
+      `cannot reach the control plane at ${base} (${cause?.code ?? cause?.message ?? (err as Error).message}); ` +
+        'is `edgec server` running? (--api-url or EC_API_URL)',
+    );
+  }
   const text = await res.text();
   const parsed = text ? (JSON.parse(text) as unknown) : null;
   if (!res.ok) {
