@@ -1,33 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildModel, importOnnx, saveModel, syntheticDataset } from '@edgecompress/engine';
-
-const EDGEC = join(__dirname, '../../../../../bin/edgec.js');
-
-function edgec(args: string[]) {
-  const r = spawnSync(process.execPath, [EDGEC, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { importOnnx } from '@edgecompress/engine';
+import { edgec, writeSyntheticModel } from './cli-test-kit';
 
 describe('edgec compress aap (real processes)', () => {
   let dir = '';
   let model = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'edgec-aap-'));
-    model = join(dir, 'model.ecm');
-    const data = syntheticDataset();
-    saveModel(
-      model,
-      buildModel('small-cnn', {
-        inputShape: data.inputShape,
-        numClasses: data.numClasses,
-        seed: 1,
-      }),
-    );
+    model = writeSyntheticModel(join(dir, 'model.ecm'), 'small-cnn');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,39 +1,19 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  GraphExecutor,
-  buildModel,
-  exportOnnx,
-  initEngineBackend,
-  loadModel,
-  saveModel,
-  syntheticDataset,
-} from '@edgecompress/engine';
-
-const EDGEC = join(__dirname, '../../../../../bin/edgec.js');
-
-function edgec(args: string[]) {
-  const r = spawnSync(process.execPath, [EDGEC, ...args], { encoding: 'utf8', timeout: 240_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { GraphExecutor, exportOnnx, initEngineBackend, loadModel } from '@edgecompress/engine';
+import { edgec, writeSyntheticModel } from './cli-test-kit';
 
 describe('edgec compress ckdf / lcmr (real processes)', () => {
   let dir = '';
   let teacher = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'edgec-distil-'));
-    teacher = join(dir, 'teacher.ecm');
-    const data = syntheticDataset();
-    saveModel(
-      teacher,
-      buildModel('resnet20', { inputShape: data.inputShape, numClasses: data.numClasses, seed: 1 }),
-    );
+    teacher = writeSyntheticModel(join(dir, 'teacher.ecm'), 'resnet20');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
