@@ -63,16 +63,7 @@ export function denseRowsHwcToChw(
   hwc: readonly [number, number, number],
   units: number,
 ): Float32Array {
-  const [h, w, c] = hwc;
-  const out = new Float32Array(data.length);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++)
-      for (let ch = 0; ch < c; ch++) {
-        const src = ((y * w + x) * c + ch) * units;
-        const dst = ((ch * h + y) * w + x) * units;
-        out.set(data.subarray(src, src + units), dst);
-      }
-  return out;
+  return permuteDenseRows(data, hwc, units, 'hwc-to-chw');
 }
 
 /** Inverse of denseRowsHwcToChw. */
@@ -81,13 +72,23 @@ export function denseRowsChwToHwc(
   hwc: readonly [number, number, number],
   units: number,
 ): Float32Array {
-  const [h, w, c] = hwc;
+  return permuteDenseRows(data, hwc, units, 'chw-to-hwc');
+}
+
+/** Moves each row (`units` floats) between its HWC index and its CHW index. */
+function permuteDenseRows(
+  data: Float32Array,
+  [h, w, c]: readonly [number, number, number],
+  units: number,
+  direction: 'hwc-to-chw' | 'chw-to-hwc',
+): Float32Array {
   const out = new Float32Array(data.length);
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       for (let ch = 0; ch < c; ch++) {
-        const dst = ((y * w + x) * c + ch) * units;
-        const src = ((ch * h + y) * w + x) * units;
+        const hwcRow = ((y * w + x) * c + ch) * units;
+        const chwRow = ((ch * h + y) * w + x) * units;
+        const [src, dst] = direction === 'hwc-to-chw' ? [hwcRow, chwRow] : [chwRow, hwcRow];
         out.set(data.subarray(src, src + units), dst);
       }
   return out;
