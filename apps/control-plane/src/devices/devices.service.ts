@@ -17,6 +17,7 @@ import { hashDevicePassword, verifyDevicePassword } from '../mqtt/device-passwor
 import { hashToken } from '../auth/token-hash';
 import { ProfilesService } from '../profiles/profiles.service';
 import { DeviceLifecycleEvents } from './device-lifecycle.events';
+import { isEmptySelector, type DeviceSelector } from './device-selector';
 import { DevicesRepository, type DeviceFilter, type DeviceRow } from './devices.repository';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 
@@ -152,6 +153,23 @@ export class DevicesService {
     const row = this.devices.get(id);
     if (!row) throw notFound('device', id);
     return this.view(row, true);
+  }
+
+  /** Devices matching every criterion of the selector, ordered by id; none for an empty one. */
+  select(selector: DeviceSelector): DeviceView[] {
+    if (isEmptySelector(selector)) return [];
+    const [firstTag, ...otherTags] = selector.tags ?? [];
+    const ids = selector.deviceIds ? new Set(selector.deviceIds) : null;
+    return this.devices
+      .list({
+        group: selector.group,
+        tag: firstTag,
+        profileId: selector.profileId,
+        status: selector.onlineOnly ? 'online' : undefined,
+      })
+      .filter((row) => !ids || ids.has(row.id))
+      .map((row) => this.view(row, false))
+      .filter((device) => otherTags.every((tag) => device.tags.includes(tag)));
   }
 
   /** Device ids of a group (for commands sent to a group). */
