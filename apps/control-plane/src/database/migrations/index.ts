@@ -1,7 +1,8 @@
 import { migration0001 } from './0001-initial.migration';
+import { migration0002 } from './0002-jobs.migration';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
 
 /** Every migration in order; a new one is a new numbered file appended here. */
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
