@@ -96,8 +96,9 @@ export async function runAap(
   validateBudget(options.fineTune);
   await initEngineBackend();
   const now = options.now ?? (() => Date.now());
-  const started = now();
-  const startedAt = new Date().toISOString();
+  const resume = options.resumeFrom;
+  const started = now() - (resume?.elapsedMs ?? 0);
+  const startedAt = resume?.startedAt ?? new Date().toISOString();
   const emit = options.onProgress ?? (() => undefined);
   const needLatency = objective.metric === 'latency';
   if (needLatency && !oracle) {
@@ -134,26 +135,27 @@ export async function runAap(
     };
   };
 
-  // Round 0: the unpruned model.
-  const baseline = await metricsOf(input, true);
-  if (needLatency) assertTargetNotMet(objective, baseline);
-  let weighting = options.weighting ?? defaultWeighting(objective);
-  let weightingNote: string | undefined;
+  // Round 0: the unpruned model (measured once: a resumed search takes it from the checkpoint).
+  const baseline = resume?.baseline ?? (await metricsOf(input, true));
+  if (needLatency && !resume) assertTargetNotMet(objective, baseline);
+  let weighting = resume?.weighting ?? options.weighting ?? defaultWeighting(objective);
+  let weightingNote: string | undefined = resume?.weightingNote;
   const perNodeMs = async (model: Model): Promise<ReadonlyMap<string, number> | undefined> =>
     weighting === 'latency' ? (await measureLatency(model))?.perNodeMs : undefined;
-  if (weighting === 'latency' && !(await perNodeMs(input))) {
+  if (!resume && weighting === 'latency' && !(await perNodeMs(input))) {
     weightingNote = `the ${objective.latencySource} latency oracle gives no per-layer times; thresholds are weighted by FLOPs`;
     weighting = 'flops';
   }
-  const baseAnalysis = analyzeDependencies(input.graph, depOptions);
-  const baseScores = classScores(baseAnalysis, computeAttentionScores(input, fit, calibration));
-  const lambda =
-    options.lambda ??
-    defaultLambda(
+  const initialLambda = async (): Promise<number> => {
+    const baseAnalysis = analyzeDependencies(input.graph, depOptions);
+    const baseScores = classScores(baseAnalysis, computeAttentionScores(input, fit, calibration));
+    return defaultLambda(
       baseAnalysis,
       baseScores,
       groupShares(input, baseAnalysis, weighting, await perNodeMs(input)),
     );
+  };
+  const lambda = resume?.lambda ?? options.lambda ?? (await initialLambda());
   const policy: AdaptivePolicyConfig = {
     initialThreshold: options.initialThreshold ?? 0,
     lambda,
@@ -162,33 +164,37 @@ export async function runAap(
     maxRounds: options.maxRounds ?? 100,
     ...(options.wallClockMs !== undefined ? { wallClockMs: options.wallClockMs } : {}),
   };
-  let state: PolicyState = initialPolicyState(policy);
+  let state: PolicyState = resume?.state ?? initialPolicyState(policy);
 
   const baseVerdict = judge(objective, baseline, baseline);
-  const trajectory: RoundRecord[] = [
-    {
-      round: 0,
-      startFrom: 0,
-      threshold: 0,
-      lambda,
-      skippedSteps: 0,
-      removedChannels: 0,
-      groups: [],
-      metrics: baseline,
-      dropPoints: 0,
-      reduction: 0,
-      feasible: true,
-      targetReached: baseVerdict.targetReached,
-      verdict: 'baseline',
-      seconds: (now() - started) / 1000,
-    },
-  ];
-  emit({ kind: 'baseline', record: trajectory[0]!, lambda, weighting });
+  const trajectory: RoundRecord[] = resume
+    ? [...resume.trajectory]
+    : [
+        {
+          round: 0,
+          startFrom: 0,
+          threshold: 0,
+          lambda,
+          skippedSteps: 0,
+          removedChannels: 0,
+          groups: [],
+          metrics: baseline,
+          dropPoints: 0,
+          reduction: 0,
+          feasible: true,
+          targetReached: baseVerdict.targetReached,
+          verdict: 'baseline',
+          seconds: (now() - started) / 1000,
+        },
+      ];
+  if (!resume) emit({ kind: 'baseline', record: trajectory[0]!, lambda, weighting });
 
-  const models = new Map<number, Model>([[0, input]]);
-  const decisions: PolicyDecision[] = [];
+  const models = new Map<number, Model>(resume ? resume.models : [[0, input]]);
+  const decisions: PolicyDecision[] = resume ? [...resume.decisions] : [];
   const rank = rankMetric(objective, weighting);
-  let best = trajectory[0]!;
+  let best = trajectory.find((r) => r.round === (resume?.bestRound ?? 0));
+  if (!best)
+    throw new RangeError(`checkpoint: best round ${resume?.bestRound} is not in its trajectory`);
   const better = (a: RoundRecord, b: RoundRecord): boolean => {
     if (a.targetReached !== b.targetReached) return a.targetReached;
     const va = a.metrics[rank] as number;
@@ -196,7 +202,29 @@ export async function runAap(
     return va < vb || (va === vb && a.metrics.accuracy > b.metrics.accuracy);
   };
   let stopReason: StopReason | 'nothing-to-prune' | 'aborted' | null = null;
-  let bestModel = input;
+  let bestModel = models.get(best.round);
+  if (!bestModel)
+    throw new RangeError(`checkpoint: the model of best round ${best.round} is missing`);
+  const checkpoint = async (): Promise<void> => {
+    if (!options.onCheckpoint) return;
+    const live = new Set([...state.track.map((t) => t.round), state.startFrom]);
+    const kept = new Map([...models].filter(([r]) => live.has(r)));
+    kept.set(best!.round, bestModel!);
+    await options.onCheckpoint({
+      lambda,
+      weighting,
+      ...(weightingNote ? { weightingNote } : {}),
+      baseline,
+      state,
+      trajectory: [...trajectory],
+      decisions: [...decisions],
+      bestRound: best!.round,
+      elapsedMs: now() - started,
+      startedAt,
+      models: kept,
+    });
+  };
+  if (!resume) await checkpoint();
 
   while (!state.stopped) {
     if (options.signal?.aborted) {
@@ -285,6 +313,7 @@ export async function runAap(
     // Keep only the models the policy may return to.
     const live = new Set([...state.track.map((t) => t.round), state.startFrom]);
     for (const r of models.keys()) if (!live.has(r)) models.delete(r);
+    await checkpoint();
   }
   stopReason ??= state.stopped!;
   emit({ kind: 'done', stopReason, bestRound: best.round });
@@ -309,7 +338,14 @@ export async function runAap(
       : '') +
     ` (stopped: ${stopReason})`;
 
-  const { onProgress: _p, signal: _s, now: _n, ...recordable } = options;
+  const {
+    onProgress: _p,
+    signal: _s,
+    now: _n,
+    onCheckpoint: _c,
+    resumeFrom: _r,
+    ...recordable
+  } = options;
   return {
     model: bestModel,
     round: best.round,

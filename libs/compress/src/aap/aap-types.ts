@@ -2,7 +2,7 @@
 import type { Model } from '@edgecompress/engine';
 import type { LatencyOrigin } from '../latency';
 import type { Objective } from '../objective';
-import type { PolicyDecision, StopReason } from './adaptive-policy';
+import type { PolicyDecision, PolicyState, StopReason } from './adaptive-policy';
 import type { FineTuneBudget } from './fine-tune';
 import type { GroupPlan, ThresholdWeighting } from './threshold-plan';
 
@@ -34,6 +34,30 @@ export interface AapOptions {
   now?: () => number;
   signal?: AbortSignal;
   onProgress?: (event: AapEvent) => void;
+  /**
+   * Called (and awaited) after the baseline and after every round with everything a later run
+   * needs to continue from there; persist it to survive a restart.
+   */
+  onCheckpoint?: (checkpoint: AapCheckpoint) => void | Promise<void>;
+  /** Continue a search from a checkpoint instead of starting over (same input, data, options). */
+  resumeFrom?: AapCheckpoint;
+}
+
+/** The search's state between rounds: the policy, the trajectory so far and the models it may still need. */
+export interface AapCheckpoint {
+  lambda: number;
+  weighting: ThresholdWeighting;
+  weightingNote?: string;
+  baseline: RoundMetrics;
+  state: PolicyState;
+  trajectory: RoundRecord[];
+  decisions: PolicyDecision[];
+  bestRound: number;
+  /** Search time spent so far, so a wall-clock budget spans restarts. */
+  elapsedMs: number;
+  startedAt: string;
+  /** The rounds the policy may return to, plus the best round so far. */
+  models: ReadonlyMap<number, Model>;
 }
 
 export interface RoundMetrics {
