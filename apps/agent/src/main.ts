@@ -4,7 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { Agent } from './agent';
-import { AgentConfigError, loadAgentConfig, type AgentConfigInput } from './config/agent-config';
+import { systemClock } from './clock';
+import { AgentConfigError, loadAgentSettings, type AgentConfigInput } from './config/agent-config';
+import { EnrollmentRefusedError, resolveIdentity } from './config/device-identity';
 import { RUNNER_ROLE_ENV } from './runners/ort-runner';
 import { runRunnerChild } from './runners/runner-child';
 
@@ -17,8 +19,18 @@ export interface AgentCliOptions {
   trustedKey?: string;
 }
 
-/** Starts the agent until SIGTERM/SIGINT; exits 2 with the list of problems on a bad config. */
-export function runAgent(options: AgentCliOptions): Agent | undefined {
+const consoleLog = {
+  info: (msg: string, fields?: Record<string, unknown>) =>
+    process.stdout.write(JSON.stringify({ level: 'info', msg, ...fields }) + '\n'),
+  warn: (msg: string, fields?: Record<string, unknown>) =>
+    process.stdout.write(JSON.stringify({ level: 'warn', msg, ...fields }) + '\n'),
+};
+
+/**
+ * Starts the agent until SIGTERM/SIGINT; exits 2 with the list of problems on a bad config or a
+ * refused enrollment. A device with an enrollment token and no credentials enrolls first.
+ */
+export async function runAgent(options: AgentCliOptions): Promise<Agent | undefined> {
   const overrides: Partial<Record<keyof AgentConfigInput, unknown>> = {
     brokerUrl: options.broker,
     deviceId: options.deviceId,
@@ -26,18 +38,35 @@ export function runAgent(options: AgentCliOptions): Agent | undefined {
     dataDir: options.dataDir,
     trustedKeys: options.trustedKey ? [options.trustedKey] : undefined,
   };
+  const stopEnrolling = new AbortController();
+  const stopWhileEnrolling = () => {
+    stopEnrolling.abort();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stopWhileEnrolling);
+  process.once('SIGINT', stopWhileEnrolling);
   let agent: Agent;
   try {
-    agent = new Agent(
-      loadAgentConfig({ ...(options.config ? { file: options.config } : {}), overrides }),
-    );
+    const settings = loadAgentSettings({
+      ...(options.config ? { file: options.config } : {}),
+      overrides,
+    });
+    const config = await resolveIdentity(settings, {
+      clock: systemClock,
+      log: consoleLog,
+      signal: stopEnrolling.signal,
+    });
+    agent = new Agent(config);
   } catch (err) {
-    if (err instanceof AgentConfigError) {
+    if (err instanceof AgentConfigError || err instanceof EnrollmentRefusedError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;
       return undefined;
     }
     throw err;
+  } finally {
+    process.off('SIGTERM', stopWhileEnrolling);
+    process.off('SIGINT', stopWhileEnrolling);
   }
   agent.start();
   let stopping = false;
@@ -68,7 +97,8 @@ export function main(): void {
     process.stdout.write(
       'usage: edgec-agent [--config agent.json] [--broker mqtt://host:1883] [--device-id ID]\n' +
         '                   [--password P] [--data-dir DIR] [--trusted-key PEM-or-path]\n' +
-        'Environment: EC_AGENT_CONFIG, EC_DEVICE_ID, EC_DEVICE_PASSWORD, EC_BROKER_URL, EC_DATA_DIR, EC_TRUSTED_KEY\n',
+        'Environment: EC_AGENT_CONFIG, EC_DEVICE_ID, EC_DEVICE_PASSWORD, EC_BROKER_URL, EC_DATA_DIR,\n' +
+        '             EC_TRUSTED_KEY, EC_ENROLLMENT_TOKEN, EC_CONTROL_PLANE_URL\n',
     );
     return;
   }
@@ -79,5 +109,8 @@ export function main(): void {
     ...(values.password ? { password: values.password } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     ...(values['trusted-key'] ? { trustedKey: values['trusted-key'] } : {}),
+  }).catch((err: Error) => {
+    process.stderr.write(`agent failed to start: ${err.message}\n`);
+    process.exit(1);
   });
 }

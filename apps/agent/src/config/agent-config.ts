@@ -10,12 +10,24 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
-export const agentConfigSchema = z.object({
-  deviceId: z
-    .string()
-    .regex(DEVICE_ID_PATTERN, 'must be 1-64 letters, digits, _ . - (no / + # or spaces)'),
+const deviceIdSchema = z
+  .string()
+  .regex(DEVICE_ID_PATTERN, 'must be 1-64 letters, digits, _ . - (no / + # or spaces)');
+
+export const agentSettingsSchema = z.object({
+  /** Required unless the device enrolls itself (then it is the id asked for, or issued). */
+  deviceId: deviceIdSchema.optional(),
   /** MQTT password issued at provisioning; anonymous when absent (development brokers). */
   password: z.string().min(1).optional(),
+  /** Fleet enrollment token: used once, on the first start without credentials. */
+  enrollmentToken: z.string().min(10).max(200).optional(),
+  /** Control plane REST base URL, for enrollment and HTTP artifact downloads. */
+  controlPlaneUrl: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be a URL like http://host:8080')
+    .optional(),
+  /** Name the device enrolls under (its id when absent). */
+  deviceName: z.string().min(1).max(200).optional(),
   brokerUrl: z
     .string()
     .regex(
@@ -49,8 +61,11 @@ export const agentConfigSchema = z.object({
   reconnectMaxMs: z.int().positive().default(60_000),
 });
 
-export type AgentConfig = z.infer<typeof agentConfigSchema>;
-export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+/** What the config sources say; `deviceId` may still be missing before enrollment. */
+export type AgentSettings = z.infer<typeof agentSettingsSchema>;
+export type AgentConfigInput = z.input<typeof agentSettingsSchema>;
+/** The configuration the agent runs with: identity settled (configured, stored or enrolled). */
+export type AgentConfig = AgentSettings & { deviceId: string };
 
 export class AgentConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -67,6 +82,8 @@ export const CONFIG_ENV = {
   brokerUrl: 'EC_BROKER_URL',
   dataDir: 'EC_DATA_DIR',
   trustedKey: 'EC_TRUSTED_KEY',
+  enrollmentToken: 'EC_ENROLLMENT_TOKEN',
+  controlPlaneUrl: 'EC_CONTROL_PLANE_URL',
 } as const;
 
 /** A PEM given inline, or a path to a file holding one. */
@@ -88,7 +105,11 @@ export interface LoadConfigOptions {
   overrides?: Partial<Record<keyof AgentConfigInput, unknown>>;
 }
 
-export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
+/**
+ * Reads and validates every source. Identity may be incomplete here (an enrolling device has no
+ * credentials yet): `resolveIdentity` in enrollment.ts settles it before the agent starts.
+ */
+export function loadAgentSettings(options: LoadConfigOptions = {}): AgentSettings {
   const env = options.env ?? process.env;
   const problems: string[] = [];
   let fromFile: Record<string, unknown> = {};
@@ -111,6 +132,8 @@ export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
   if (env[CONFIG_ENV.brokerUrl]) fromEnv.brokerUrl = env[CONFIG_ENV.brokerUrl];
   if (env[CONFIG_ENV.dataDir]) fromEnv.dataDir = env[CONFIG_ENV.dataDir];
   if (env[CONFIG_ENV.trustedKey]) fromEnv.trustedKeys = [env[CONFIG_ENV.trustedKey]];
+  if (env[CONFIG_ENV.enrollmentToken]) fromEnv.enrollmentToken = env[CONFIG_ENV.enrollmentToken];
+  if (env[CONFIG_ENV.controlPlaneUrl]) fromEnv.controlPlaneUrl = env[CONFIG_ENV.controlPlaneUrl];
   const overrides = Object.fromEntries(
     Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined),
   );
@@ -120,7 +143,7 @@ export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
       typeof k === 'string' ? readKey(k, problems) : k,
     );
   }
-  const parsed = agentConfigSchema.safeParse(merged);
+  const parsed = agentSettingsSchema.safeParse(merged);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const field = issue.path.map(String).join('.') || '(config)';
@@ -129,8 +152,20 @@ export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
   }
   if (problems.length > 0 || !parsed.success) throw new AgentConfigError(problems);
   const config = parsed.data;
+  const crossField: string[] = [];
   if (config.reconnectMaxMs < config.reconnectMinMs) {
-    throw new AgentConfigError(['reconnectMaxMs: must not be below reconnectMinMs']);
+    crossField.push('reconnectMaxMs: must not be below reconnectMinMs');
   }
+  if (config.enrollmentToken && !config.controlPlaneUrl) {
+    crossField.push('controlPlaneUrl: required to enroll with enrollmentToken');
+  }
+  if (crossField.length > 0) throw new AgentConfigError(crossField);
   return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+/** Settings of a device whose identity is configured (no enrollment). */
+export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
+  const settings = loadAgentSettings(options);
+  if (!settings.deviceId) throw new AgentConfigError(['deviceId: required']);
+  return { ...settings, deviceId: settings.deviceId };
 }

@@ -1,0 +1,104 @@
+/**
+ * A device enrolls itself with a fleet token against the real control plane (Nest app, SQLite,
+ * its embedded broker with per-device authentication): the first start enrolls and stores the
+ * issued credentials (0600), later starts reuse them without spending another token use, and a
+ * refused token exits with a clear message and stores nothing.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import { spawnAgent, tempDir, waitUntil, type AgentProcess } from './agent-test-kit';
+
+describe('agent enrollment with a fleet token (real control plane, real agent process)', () => {
+  const dir = tempDir('ec-agent-enroll-');
+  let fx: ControlPlaneFixture;
+  let trustedKeyPem = '';
+  let token = '';
+  const running: AgentProcess[] = [];
+
+  before(async () => {
+    fx = await startFixture();
+    trustedKeyPem = (await fx.api().get('/api/v1/signing-key').set(fx.auth)).body.publicKeyPem;
+    const created = await fx
+      .api()
+      .post('/api/v1/enrollment-tokens')
+      .set(fx.auth)
+      .send({ name: 'lab bench', maxUses: 1, tags: ['lab'] });
+    assert.equal(created.status, 201);
+    token = created.body.token as string;
+  });
+  after(async () => {
+    for (const a of running) await a.stop();
+    await fx.close();
+    fx.dir.cleanup();
+    dir.cleanup();
+  });
+
+  const device = async (id: string) => fx.api().get(`/api/v1/devices/${id}`).set(fx.auth);
+  const start = (deviceId: string, dataDir: string, extra: Record<string, unknown>) => {
+    const agent = spawnAgent({
+      deviceId,
+      brokerUrl: fx.cp.mqttUrl,
+      dataDir,
+      trustedKeyPem,
+      extra: { controlPlaneUrl: fx.cp.httpUrl, ...extra },
+    });
+    running.push(agent);
+    return agent;
+  };
+
+  it('enrolls on first start, stores the credentials 0600, connects, and reuses them later', async () => {
+    const dataDir = join(dir.path, 'enrolled');
+    const first = start('line3-cam-1', dataDir, { enrollmentToken: token });
+    await waitUntil(
+      async () => (await device('line3-cam-1')).body.status === 'online',
+      30_000,
+      'enrolled device online in the control plane',
+    );
+    const view = (await device('line3-cam-1')).body;
+    assert.deepEqual(view.tags, ['lab'], 'the token tags the device');
+    const credentialsPath = join(dataDir, 'credentials.json');
+    const stored = JSON.parse(readFileSync(credentialsPath, 'utf8'));
+    assert.equal(stored.deviceId, 'line3-cam-1');
+    assert.ok(stored.password.length >= 20);
+    assert.equal(statSync(credentialsPath).mode & 0o777, 0o600);
+    assert.match(first.output(), /"msg":"enrolled"/);
+    assert.equal(await first.stop(), 0);
+    await waitUntil(
+      async () => (await device('line3-cam-1')).body.status === 'offline',
+      10_000,
+      'offline after a clean stop',
+    );
+
+    // The token is used up now: a second start must not need it.
+    const second = start('line3-cam-1', dataDir, { enrollmentToken: token });
+    await waitUntil(
+      async () => (await device('line3-cam-1')).body.status === 'online',
+      30_000,
+      'online again with the stored credentials',
+    );
+    assert.doesNotMatch(second.output(), /enroll/);
+    assert.equal((await device('line3-cam-1')).body.connection > view.connection, true);
+    await second.stop();
+  });
+
+  it('exits 2 with the reason when the control plane refuses the token, storing nothing', async () => {
+    const dataDir = join(dir.path, 'refused');
+    const agent = start('line3-cam-2', dataDir, { enrollmentToken: token });
+    const code = await new Promise<number | null>((r) => agent.proc.once('exit', r));
+    assert.equal(code, 2);
+    assert.match(agent.output(), /enrollment refused \(403\): enrollment token is used up/);
+    assert.equal(existsSync(join(dataDir, 'credentials.json')), false);
+    assert.equal((await device('line3-cam-2')).status, 404);
+  });
+
+  it('names the missing setting when neither a device id nor a token is configured', async () => {
+    const dataDir = join(dir.path, 'nothing');
+    const agent = start('anon', dataDir, { deviceId: undefined, controlPlaneUrl: undefined });
+    const code = await new Promise<number | null>((r) => agent.proc.once('exit', r));
+    assert.equal(code, 2);
+    assert.match(agent.output(), /deviceId: required \(or an enrollmentToken to enroll with\)/);
+  });
+});
