@@ -14,6 +14,7 @@
 import type { Graph } from '@edgecompress/engine';
 import { z } from 'zod';
 import type { DeviceProfile } from './device-profile.schema';
+import type { LayerWorkload } from './layer-workload';
 import {
   graphSeconds,
   IDENTITY_FACTORS,
@@ -22,10 +23,26 @@ import {
   type FactorSource,
   type LayerTerms,
   type PredictOptions,
+  workloadTerms,
 } from './roofline-predictor';
 
-export interface LatencyObservation {
-  graph: Graph;
+function observationTerms(o: LatencyObservation, profile: DeviceProfile): LayerTerms[] {
+  return o.workload
+    ? workloadTerms(o.workload, profile, o.options)
+    : layerTerms(o.graph, profile, o.options);
+}
+
+/**
+ * One measured inference latency and what ran: the graph, or its workload when only that was
+ * kept (a workload already fixes batch and precision; `options` then only sets target/threads).
+ */
+export type LatencyObservation = ObservationFacts &
+  (
+    | { graph: Graph; workload?: undefined }
+    | { workload: readonly LayerWorkload[]; graph?: undefined }
+  );
+
+interface ObservationFacts {
   /** Measured latency of one inference (p50), milliseconds. */
   latencyMs: number;
   profileId: string;
@@ -61,7 +78,7 @@ function prepare(observations: readonly LatencyObservation[], profile: DevicePro
     if (!(o.latencyMs > 0) || !Number.isFinite(o.latencyMs)) {
       throw new RangeError(`measured latency must be a positive number, got ${o.latencyMs}`);
     }
-    return { terms: layerTerms(o.graph, profile, o.options), y: o.latencyMs / 1e3 };
+    return { terms: observationTerms(o, profile), y: o.latencyMs / 1e3 };
   });
 }
 
@@ -368,7 +385,7 @@ export function evaluateCalibration(
   const byId = new Map(profiles.map((p) => [p.id, p]));
   const pairs = (factorsOf: (o: LatencyObservation) => CorrectionFactors) =>
     heldOut.map((o) => {
-      const terms = layerTerms(o.graph, byId.get(o.profileId) as DeviceProfile, o.options);
+      const terms = observationTerms(o, byId.get(o.profileId) as DeviceProfile);
       const k = factorsOf(o);
       return {
         predictedMs: 1e3 * graphSeconds(terms, k),
@@ -380,4 +397,62 @@ export function evaluateCalibration(
     quality: predictionQuality(pairs((o) => calibration.factorsFor(o.profileId, o.deviceId))),
     uncalibrated: predictionQuality(pairs(() => IDENTITY_FACTORS)),
   };
+}
+
+export interface ProfilePredictorQuality {
+  profileId: string;
+  /** Stored (graph, measured latency) pairs of this device class. */
+  pairs: number;
+  /** How the class factors in use were fitted (on every pair). */
+  mode: CorrectionFit['mode'];
+  /** Devices of the class with factors of their own. */
+  calibratedDevices: number;
+  /** Calibrated predictions of held-out pairs (fitted without them). */
+  heldOut: PredictionQuality;
+  /** The datasheet roofline on the same held-out pairs, for comparison. */
+  uncalibrated: PredictionQuality;
+}
+
+export interface PredictorReport {
+  /** Fitted on every observation: what predictions use. */
+  calibration: LatencyCalibration;
+  quality: ProfilePredictorQuality[];
+}
+
+/**
+ * The calibration to predict with (fitted on all pairs) and, per device class, its quality on
+ * held-out pairs: fit on the rest, predict those. A class with fewer than `minPairsForQuality`
+ * pairs reports no held-out quality (count 0) rather than a figure from one or two points.
+ */
+export function predictorReport(
+  observations: readonly LatencyObservation[],
+  profiles: readonly DeviceProfile[],
+  options: CalibrationOptions & {
+    heldOutFraction?: number;
+    seed?: number;
+    minPairsForQuality?: number;
+  } = {},
+): PredictorReport {
+  const calibration = calibrate(observations, profiles, options);
+  const byProfile = new Map<string, LatencyObservation[]>();
+  for (const o of observations)
+    byProfile.set(o.profileId, [...(byProfile.get(o.profileId) ?? []), o]);
+  const none = predictionQuality([]);
+  const quality = [...byProfile].map(([profileId, group]): ProfilePredictorQuality => {
+    const evaluated =
+      group.length >= (options.minPairsForQuality ?? 4)
+        ? evaluateCalibration(group, profiles, options.heldOutFraction ?? 0.3, options)
+        : null;
+    return {
+      profileId,
+      pairs: group.length,
+      mode: calibration.classes.get(profileId)?.mode ?? 'identity',
+      calibratedDevices: [...calibration.perDevice.values()].filter(
+        (d) => d.profileId === profileId,
+      ).length,
+      heldOut: evaluated?.quality ?? none,
+      uncalibrated: evaluated?.uncalibrated ?? none,
+    };
+  });
+  return { calibration, quality };
 }

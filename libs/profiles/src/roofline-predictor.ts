@@ -98,8 +98,20 @@ export function layerTerms(
   profile: DeviceProfile,
   options: PredictOptions = {},
 ): Array<LayerWorkload & LayerTerms> {
+  return workloadTerms(graphWorkload(graph, options), profile, options);
+}
+
+/**
+ * Roofline terms of an already extracted workload (a stored one needs no graph): the workload
+ * fixes batch and precision, `options` only the target and threads.
+ */
+export function workloadTerms(
+  workload: readonly LayerWorkload[],
+  profile: DeviceProfile,
+  options: Pick<PredictOptions, 'target' | 'threads'> = {},
+): Array<LayerWorkload & LayerTerms> {
   const machine = machineOf(profile, resolveTarget(profile, options), options.threads);
-  return graphWorkload(graph, options).map((layer) => {
+  return workload.map((layer) => {
     const dispatched = !layer.fused && !layer.free;
     return {
       ...layer,

@@ -41,6 +41,17 @@ export interface CommandView {
 
 export type EventOutcome = 'stored' | 'duplicate';
 
+/** A command that reached a final state: the agent's result or error, or its deadline passed. */
+export interface CommandCompletion {
+  id: string;
+  deviceId: string;
+  kind: string;
+  status: 'succeeded' | 'failed' | 'expired';
+  /** The completing event (e.g. a `benchmark-report`) for a success; null otherwise. */
+  result: EventMessage | null;
+  error: string | null;
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
@@ -52,6 +63,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 @Injectable()
 export class CommandsService {
   private readonly listeners = new Set<() => void>();
+  private readonly completionListeners = new Set<(completion: CommandCompletion) => void>();
 
   constructor(
     private readonly commands: CommandsRepository,
@@ -66,6 +78,15 @@ export class CommandsService {
   /** Called whenever new work lands in the outbox (the dispatcher wakes up). */
   onEnqueued(listener: () => void): void {
     this.listeners.add(listener);
+  }
+
+  /**
+   * Called after a command completes, fails or expires (outside the write transaction). Returns
+   * the function that removes the listener.
+   */
+  onCompleted(listener: (completion: CommandCompletion) => void): () => void {
+    this.completionListeners.add(listener);
+    return () => this.completionListeners.delete(listener);
   }
 
   /** Queues one command per device; all rows commit together or none does. */
@@ -125,6 +146,7 @@ export class CommandsService {
   recordEvent(deviceId: string, event: EventMessage): EventOutcome {
     const now = this.clock.now();
     let completed: CommandRow | undefined;
+    let completion: CommandCompletion | undefined;
     const outcome = this.database.write('command.event', (): EventOutcome => {
       const fresh = this.commands.insertEvent({
         device_id: deviceId,
@@ -157,11 +179,28 @@ export class CommandsService {
             )
           ) {
             completed = { ...command, status: 'failed' };
+            completion = {
+              id: command.id,
+              deviceId,
+              kind: command.kind,
+              status: 'failed',
+              result: null,
+              error: `${event.code}: ${event.message}`,
+            };
           }
           break;
         default:
-          if (this.commands.complete(command.id, 'succeeded', now, event, null))
+          if (this.commands.complete(command.id, 'succeeded', now, event, null)) {
             completed = { ...command, status: 'succeeded' };
+            completion = {
+              id: command.id,
+              deviceId,
+              kind: command.kind,
+              status: 'succeeded',
+              result: event,
+              error: null,
+            };
+          }
       }
       return 'stored';
     });
@@ -171,6 +210,7 @@ export class CommandsService {
         (now - completed.created_at) / 1000,
       );
     }
+    if (completion) this.notifyCompleted(completion);
     return outcome;
   }
 
@@ -194,6 +234,15 @@ export class CommandsService {
         { kind: c.kind, status: 'expired' },
         (now - c.created_at) / 1000,
       );
+    for (const c of expired)
+      this.notifyCompleted({
+        id: c.id,
+        deviceId: c.device_id,
+        kind: c.kind,
+        status: 'expired',
+        result: null,
+        error: 'deadline passed before the device completed the command',
+      });
     return expired;
   }
 
@@ -206,6 +255,10 @@ export class CommandsService {
 
   nextWakeAt(): number | null {
     return this.commands.nextWakeAt();
+  }
+
+  private notifyCompleted(completion: CommandCompletion): void {
+    for (const listener of this.completionListeners) listener(completion);
   }
 
   private view(row: CommandRow, withEvents: boolean): CommandView {
