@@ -1,52 +1,56 @@
 /**
- * `edgec devices`: the device registry through the REST API (EC_API_URL, EC_API_TOKEN).
+ * `edgec devices`: the device registry through the REST API (--url/--token, EDGEC_URL and
+ * EDGEC_TOKEN or EC_API_URL and EC_API_TOKEN). `ls` prints a table; `list` tab-separated lines
+ * for scripts.
  */
 import type { Command } from 'commander';
+import { addApiOptions, apiClientFor } from '../ui/api-client';
+import type { DeviceView } from '../ui/api-types';
+import { renderTable } from '../ui/table';
 
-interface ApiOptions {
-  apiUrl?: string;
-  token?: string;
+async function call(cmd: Command, method: string, path: string, body?: unknown): Promise<unknown> {
+  return apiClientFor(cmd).request(method, path, body);
 }
 
-async function call(
-  opts: ApiOptions,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
-  const base = opts.apiUrl ?? process.env.EC_API_URL ?? 'http://127.0.0.1:8080';
-  const token = opts.token ?? process.env.EC_API_TOKEN;
-  if (!token)
-    throw new Error(
-      'no API token: pass --token or set EC_API_TOKEN (create one with `edgec tokens create`)',
-    );
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${token}`,
-        ...(body ? { 'Content-Type': 'application/json' } : {}),
+interface DeviceFilterFlags {
+  tag?: string;
+  group?: string;
+  status?: string;
+  profile?: string;
+}
+
+function deviceQuery(opts: DeviceFilterFlags): URLSearchParams {
+  return new URLSearchParams(
+    Object.entries({
+      tag: opts.tag,
+      group: opts.group,
+      status: opts.status,
+      profileId: opts.profile,
+    }).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+}
+
+export function renderDevices(rows: readonly DeviceView[]): string {
+  return renderTable<DeviceView>(
+    [
+      { header: 'ID', value: (d) => d.id },
+      { header: 'NAME', value: (d) => d.name },
+      { header: 'STATUS', value: (d) => d.status },
+      { header: 'PROFILE', value: (d) => d.profile?.id },
+      { header: 'GROUPS', value: (d) => d.groups.join(',') },
+      { header: 'TAGS', value: (d) => d.tags.join(',') },
+      {
+        header: 'ACTIVE VARIANT',
+        value: (d) =>
+          d.activeVariant
+            ? (d.activeVariant.variantId ?? d.activeVariant.artifactSha256.slice(0, 12))
+            : null,
       },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-  } catch (err) {
-    // fetch hides the socket error (ECONNREFUSED, ENOTFOUND) in `cause`: name it and the URL.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(
-      `cannot reach the control plane at ${base} (${cause?.code ?? cause?.message ?? (err as Error).message}); ` +
-        'is `edgec server` running? (--api-url or EC_API_URL)',
-    );
-  }
-  const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as unknown) : null;
-  if (!res.ok) {
-    const message = (parsed as { message?: unknown } | null)?.message;
-    throw new Error(
-      `${method} ${path}: ${res.status} ${Array.isArray(message) ? message.join('; ') : String(message ?? text)}`,
-    );
-  }
-  return parsed;
+      { header: 'AGENT', value: (d) => d.agentVersion },
+      { header: 'LAST SEEN', value: (d) => d.lastSeenAt?.replace('T', ' ').slice(0, 19) },
+    ],
+    rows,
+  );
 }
 
 const print = (value: unknown): void => {
@@ -55,12 +59,11 @@ const print = (value: unknown): void => {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function register(program: Command): void {
-  const devices = program
-    .command('devices')
-    .description('provision, list, inspect and revoke devices (REST API)')
-    .option('--api-url <url>', 'control plane URL (EC_API_URL, default http://127.0.0.1:8080)')
-    .option('--token <token>', 'API token (EC_API_TOKEN)');
-  const api = (cmd: Command) => cmd.optsWithGlobals() as ApiOptions;
+  const devices = addApiOptions(
+    program
+      .command('devices')
+      .description('provision, list, inspect and revoke devices (REST API)'),
+  );
 
   devices
     .command('add [id]')
@@ -76,7 +79,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         print(
-          await call(api(cmd), 'POST', '/api/v1/devices', {
+          await call(cmd, 'POST', '/api/v1/devices', {
             id,
             name: opts.name,
             tags: opts.tag,
@@ -87,62 +90,52 @@ export function register(program: Command): void {
       },
     );
 
-  devices
-    .command('list')
-    .description('list devices')
-    .option('--tag <tag>')
-    .option('--group <group>')
-    .option('--status <status>', 'online | offline | unknown')
-    .option('--profile <id>')
-    .action(
-      async (
-        opts: { tag?: string; group?: string; status?: string; profile?: string },
-        cmd: Command,
-      ) => {
-        const query = new URLSearchParams(
-          Object.entries({
-            tag: opts.tag,
-            group: opts.group,
-            status: opts.status,
-            profileId: opts.profile,
-          }).filter((e): e is [string, string] => e[1] !== undefined),
+  const filterOptions = (command: Command) =>
+    command
+      .option('--tag <tag>')
+      .option('--group <group>')
+      .option('--status <status>', 'online | offline | unknown')
+      .option('--profile <id>');
+
+  filterOptions(
+    devices
+      .command('ls')
+      .description('devices as a table: status, profile, groups, active variant'),
+  ).action(async (opts: DeviceFilterFlags, cmd: Command) => {
+    const rows = (await call(cmd, 'GET', `/api/v1/devices?${deviceQuery(opts)}`)) as DeviceView[];
+    process.stdout.write(renderDevices(rows));
+  });
+
+  filterOptions(devices.command('list').description('devices, one tab-separated line each')).action(
+    async (opts: DeviceFilterFlags, cmd: Command) => {
+      const rows = (await call(cmd, 'GET', `/api/v1/devices?${deviceQuery(opts)}`)) as DeviceView[];
+      for (const d of rows) {
+        process.stdout.write(
+          `${d.id}\t${d.status}\t${d.profile?.id ?? '-'}\t${d.tags.join(',') || '-'}\t${d.lastSeenAt ?? '-'}\n`,
         );
-        const rows = (await call(api(cmd), 'GET', `/api/v1/devices?${query}`)) as {
-          id: string;
-          status: string;
-          profile: { id: string } | null;
-          tags: string[];
-          lastSeenAt: string | null;
-        }[];
-        for (const d of rows) {
-          process.stdout.write(
-            `${d.id}\t${d.status}\t${d.profile?.id ?? '-'}\t${d.tags.join(',') || '-'}\t${d.lastSeenAt ?? '-'}\n`,
-          );
-        }
-      },
-    );
+      }
+    },
+  );
 
   devices
     .command('show <id>')
     .description('one device with its hardware facts')
     .action(async (id: string, _opts: unknown, cmd: Command) =>
-      print(await call(api(cmd), 'GET', `/api/v1/devices/${encodeURIComponent(id)}`)),
+      print(await call(cmd, 'GET', `/api/v1/devices/${encodeURIComponent(id)}`)),
     );
 
   devices
     .command('revoke <id>')
     .description("revoke a device's MQTT credentials and disconnect it")
     .action(async (id: string, _opts: unknown, cmd: Command) =>
-      print(
-        await call(api(cmd), 'DELETE', `/api/v1/devices/${encodeURIComponent(id)}/credentials`),
-      ),
+      print(await call(cmd, 'DELETE', `/api/v1/devices/${encodeURIComponent(id)}/credentials`)),
     );
 
   devices
     .command('remove <id>')
     .description('delete a device and its history')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      await call(api(cmd), 'DELETE', `/api/v1/devices/${encodeURIComponent(id)}`);
+      await call(cmd, 'DELETE', `/api/v1/devices/${encodeURIComponent(id)}`);
       process.stderr.write(`device ${id} removed\n`);
     });
 }
