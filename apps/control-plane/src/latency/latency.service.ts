@@ -182,11 +182,7 @@ export class LatencyService {
     }
     signal?.throwIfAborted();
 
-    const profileId =
-      req.selector.profileId ??
-      req.profileId ??
-      perDevice.map((d) => this.devices.profileOf(d.deviceId)).find((p) => p !== null) ??
-      undefined;
+    const profileId = this.predictionProfile(req, perDevice);
     const predictedMs =
       workload && profileId !== undefined
         ? this.predictor.predictWorkload(workload, profileId).ms
@@ -227,6 +223,23 @@ export class LatencyService {
 
   predict(onnx: Buffer, profileId: string, deviceId?: string): { ms: number; calibrated: boolean } {
     return this.predictor.predict(onnx, profileId, deviceId);
+  }
+
+  /**
+   * The device class a prediction is for: named by the selector or the request, else the class
+   * of the measured devices, else the most common class among the selector's devices.
+   */
+  private predictionProfile(req: MeasureRequest, perDevice: DeviceLatency[]): string | undefined {
+    const named = req.selector.profileId ?? req.profileId;
+    if (named !== undefined) return named;
+    const measured = perDevice
+      .map((d) => this.devices.profileOf(d.deviceId))
+      .find((p) => p !== null);
+    if (measured) return measured;
+    const counts = new Map<string, number>();
+    for (const d of this.devices.select(req.selector))
+      if (d.profile) counts.set(d.profile.id, (counts.get(d.profile.id) ?? 0) + 1);
+    return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   }
 
   /** Stores the candidate (content-addressed) and publishes it unless already published. */

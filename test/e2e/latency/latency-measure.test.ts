@@ -1,0 +1,246 @@
+/**
+ * The measured latency oracle on real agent processes and the embedded broker: k devices of a
+ * group benchmark a candidate, a second ask is answered from the (artifact, device) cache, an
+ * agent killed mid-measurement is replaced by another of its group, and with no device online the
+ * request falls back to the calibrated prediction or fails, as asked.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
+import {
+  LatencyService,
+  LatencyUnavailableError,
+} from '../../../apps/control-plane/src/latency/latency.service';
+import { waitUntil } from '../agent/agent-test-kit';
+import {
+  candidate,
+  INPUT_SHAPE,
+  PROFILE,
+  startLatencyFleet,
+  type LatencyFleet,
+} from './latency-fleet.kit';
+
+describe('measured latency on the fleet (real agents, embedded broker)', () => {
+  let fleet: LatencyFleet;
+  let latency: LatencyService;
+  let commands: CommandsService;
+  const benchmarks = (deviceId?: string) =>
+    commands
+      .list({ limit: 10_000, ...(deviceId ? { deviceId } : {}) })
+      .filter((c) => c.type === 'benchmark');
+
+  before(async () => {
+    fleet = await startLatencyFleet([
+      { id: 'lat-a', groups: ['lab'], run: true },
+      { id: 'lat-b', groups: ['lab'], run: true },
+      { id: 'lat-c', groups: ['lab'], run: true },
+      { id: 'lat-dark', groups: ['dark'], run: false },
+    ]);
+    latency = fleet.fx.cp.app.get(LatencyService);
+    commands = fleet.fx.cp.app.get(CommandsService);
+  });
+  after(async () => {
+    await fleet?.close();
+  });
+
+  it('measures on k=2 devices of a group: median of their p50s, spread, stored measurements', async () => {
+    const onnx = candidate(4);
+    const answer = await latency.measure({
+      onnx,
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'lab' },
+      k: 2,
+      runs: 20,
+      warmup: 2,
+      timeoutMs: 30_000,
+      fallback: 'fail',
+      label: 'e2e k=2',
+    });
+    assert.equal(answer.source, 'measured');
+    assert.deepEqual(answer.perDevice.map((d) => d.deviceId).sort(), ['lat-a', 'lat-b']);
+    for (const d of answer.perDevice) {
+      assert.equal(d.cached, false);
+      assert.ok(d.p50Ms > 0 && d.p50Ms <= d.p90Ms && d.p90Ms <= d.p99Ms, JSON.stringify(d));
+      assert.ok(Number.isInteger(d.measurementId));
+    }
+    const p50s = answer.perDevice.map((d) => d.p50Ms);
+    assert.ok(Math.abs(answer.p50Ms - (p50s[0]! + p50s[1]!) / 2) < 1e-9);
+    assert.deepEqual(answer.spreadMs, { min: Math.min(...p50s), max: Math.max(...p50s) });
+    assert.ok(answer.predictedMs !== null && answer.predictedMs > 0);
+    assert.equal(benchmarks().length, 2);
+
+    // The measurements are stored against the candidate's artifact, which is published.
+    const rows = await fleet.fx.api().get('/api/v1/measurements?deviceId=lat-a').set(fleet.fx.auth);
+    assert.equal(rows.status, 200);
+    assert.ok(
+      (rows.body as { artifactSha256: string }[]).some(
+        (m) => m.artifactSha256 === answer.artifactSha256,
+      ),
+    );
+  });
+
+  it('answers a second ask from the cache without sending any command', async () => {
+    const before = commands.list({ limit: 10_000 }).length;
+    const answer = await latency.measure({
+      onnx: candidate(4),
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'lab' },
+      k: 2,
+      runs: 20,
+      fallback: 'fail',
+    });
+    assert.equal(answer.source, 'measured');
+    assert.ok(answer.perDevice.every((d) => d.cached));
+    assert.equal(answer.perDevice.length, 2);
+    assert.equal(commands.list({ limit: 10_000 }).length, before);
+
+    // k=3 reuses the two measurements and measures on the third device only.
+    const wider = await latency.measure({
+      onnx: candidate(4),
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'lab' },
+      k: 3,
+      runs: 20,
+      warmup: 2,
+      fallback: 'fail',
+    });
+    assert.deepEqual(
+      wider.perDevice.map((d) => [d.deviceId, d.cached]),
+      [
+        ['lat-a', true],
+        ['lat-b', true],
+        ['lat-c', false],
+      ],
+    );
+    assert.equal(benchmarks().length, 3);
+  });
+
+  it('replaces an agent killed mid-measurement by another device of its group', async () => {
+    const onnx = candidate(6);
+    const pending = latency.measure({
+      onnx,
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'lab' },
+      k: 1,
+      runs: 1_000_000,
+      timeBudgetMs: 3000,
+      warmup: 1,
+      timeoutMs: 45_000,
+      fallback: 'fail',
+    });
+    // lat-a is first in id order; kill it once it has acknowledged the benchmark.
+    await waitUntil(
+      () => benchmarks('lat-a').some((c) => c.status === 'acked'),
+      20_000,
+      'lat-a acked the benchmark',
+    );
+    const started = Date.now();
+    await fleet.agents.get('lat-a')!.kill9();
+    const answer = await pending;
+    assert.equal(answer.source, 'measured');
+    assert.deepEqual(
+      answer.perDevice.map((d) => d.deviceId),
+      ['lat-b'],
+    );
+    // Replaced because it went offline, long before the 45 s per-device timeout.
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.equal(fleet.devices.get('lat-a').status, 'offline');
+    // The abandoned benchmark is cancelled on the device (queued until it returns).
+    assert.ok(commands.list({ limit: 100, deviceId: 'lat-a' }).some((c) => c.type === 'cancel'));
+  });
+
+  it('with no device online: falls back to the prediction, or fails, as asked', async () => {
+    const onnx = candidate(5);
+    const predicted = await latency.measure({
+      onnx,
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'dark' },
+      waitForDevicesMs: 300,
+      fallback: 'predicted',
+    });
+    const expected = latency.predict(onnx, PROFILE).ms;
+    assert.equal(predicted.source, 'predicted');
+    assert.deepEqual(predicted.perDevice, []);
+    assert.equal(predicted.p50Ms, expected);
+    assert.equal(predicted.predictedMs, expected);
+
+    const started = Date.now();
+    await assert.rejects(
+      latency.measure({
+        onnx,
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'dark' },
+        waitForDevicesMs: 300,
+        fallback: 'fail',
+      }),
+      (err: Error) =>
+        err instanceof LatencyUnavailableError &&
+        /no device of the selector was online within 300 ms/.test(err.message),
+    );
+    assert.ok(Date.now() - started >= 250);
+    assert.equal(benchmarks('lat-dark').length, 0);
+
+    // Waiting is cancellable.
+    const controller = new AbortController();
+    const waiting = latency.measure(
+      {
+        onnx,
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'dark' },
+        waitForDevicesMs: 60_000,
+        fallback: 'fail',
+      },
+      controller.signal,
+    );
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(waiting, { name: 'AbortError' });
+  });
+
+  it('re-fits the predictor from the measurements and reports its quality per profile', async () => {
+    let view: { pairs: number; calibrated: boolean; mode: string } = {
+      pairs: 0,
+      calibrated: false,
+      mode: 'identity',
+    };
+    await waitUntil(
+      async () => {
+        const res = await fleet.fx
+          .api()
+          .get(`/api/v1/profiles/${PROFILE}/predictor`)
+          .set(fleet.fx.auth);
+        view = res.body as typeof view;
+        return view.pairs >= 4;
+      },
+      10_000,
+      'predictor re-fitted on 4 pairs',
+    );
+    assert.equal(view.calibrated, true);
+    assert.equal(view.mode, 'scale');
+    const missing = await fleet.fx
+      .api()
+      .get('/api/v1/profiles/no-such-profile/predictor')
+      .set(fleet.fx.auth);
+    assert.equal(missing.status, 404);
+  });
+
+  it('rejects a request that is not a readable ONNX model or names no devices', async () => {
+    await assert.rejects(
+      latency.measure({
+        onnx: Buffer.from('not an onnx file at all'),
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'lab' },
+        fallback: 'fail',
+      }),
+      /not a readable ONNX model/,
+    );
+    await assert.rejects(
+      latency.measure({
+        onnx: candidate(4),
+        inputShape: INPUT_SHAPE,
+        selector: {},
+        fallback: 'fail',
+      }),
+      /selector names no devices/,
+    );
+  });
+});
