@@ -9,6 +9,7 @@ import { CONFIG, type ControlPlaneConfig } from './config/control-plane.config';
 import { DatabaseModule } from './database/database.module';
 import { DevicesModule } from './devices/devices.module';
 import { HealthModule } from './health/health.module';
+import { LatencyModule } from './latency/latency.module';
 import { MeasurementsModule } from './measurements/measurements.module';
 import { ModelsModule } from './models/models.module';
 import { MqttGatewayModule } from './mqtt/mqtt-gateway.module';
@@ -58,6 +59,7 @@ export class AppModule {
         CommandsModule,
         MqttGatewayModule,
         HealthModule,
+        LatencyModule,
       ],
       providers: [
         {
