@@ -1,0 +1,579 @@
+/**
+ * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer full|manifest]
+ *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]`
+ *
+ * A fleet of simulated devices (test/bench/fleet/simulated-agent.ts: plain mqtt.js clients,
+ * many per process, several processes, each with its own provisioned credentials, speaking the
+ * real protocol; latency from the roofline predictor, marked `source: simulated`) against the
+ * control plane as its own process (`edgec server`, embedded broker, SQLite in a temp dir).
+ * For each fleet size it measures:
+ *
+ *   provisioning  POST /api/v1/devices for every device (credentials hashed, rows committed)
+ *   connection    every device connected, birth + hello stored, the control plane sees it online
+ *   rollout       a ~1 MB variant to every device: POST /api/v1/rollouts (canary 1%, waves
+ *                 10/50/100) when the control plane has rollouts (`--mode rollout`), else one
+ *                 benchmark command per device through POST /api/v1/commands/benchmark
+ *                 (`--mode fanout`): artifact published once, fanned out by the broker, every
+ *                 device fetches it and reports
+ *
+ * with the control plane's CPU and RSS per phase (from /proc) and reports/s stored. The peer is
+ * AWS IoT Jobs' maximum rollout rate, 1,000 devices per minute (documented limit); the
+ * printed ratio is our devices per minute over it. Target: 10,000 devices in under 60 s.
+ * Writes bench-results/fleet.json.
+ */
+import BetterSqlite3 from 'better-sqlite3';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildSmallCnn, exportOnnx } from '@edgecompress/engine';
+import { getFreePort, makeTempDir } from '@edgecompress/testing';
+import { createApiToken } from '../../apps/control-plane/src/main';
+import { AgentSwarm } from './fleet/agent-swarm.driver';
+import { ProcessSampler, type PhaseUsage } from './fleet/process-sampler';
+import type { SwarmDevice } from './fleet/swarm-messages';
+import {
+  scrapeTransactions,
+  transactionsBetween,
+  type TransactionShare,
+} from './fleet/transaction-metrics';
+
+const ROOT = join(__dirname, '..', '..');
+const GROUP = 'fleet-bench';
+/** Device classes the simulated fleet is spread over (round robin), by profile id. */
+const PROFILES = ['raspberry-pi-5', 'raspberry-pi-4b', 'jetson-orin-nano'];
+const INPUT_SHAPE = [1, 28, 28, 1];
+/** AWS IoT Jobs: `maximumPerMinute` is at most 1000 (AWS IoT Jobs limits). */
+const PEER_DEVICES_PER_MINUTE = 1000;
+
+interface Phase extends PhaseUsage {
+  controlPlane: { cpuPercent: number; cpuSeconds: number; peakRssMiB: number };
+  /** Control-plane SQLite write transactions in the phase, by kind, most time first. */
+  transactions: TransactionShare[];
+}
+
+interface RunResult {
+  devices: number;
+  mode: 'rollout' | 'fanout';
+  transfer: 'full' | 'manifest';
+  artifactBytes: number;
+  provisioning: { seconds: number; perSec: number; usage: Phase };
+  connection: { seconds: number; connected: number; online: number; usage: Phase };
+  rollout: {
+    seconds: number;
+    state: string;
+    reason: string | null;
+    devicesDone: number;
+    devicesPerMinute: number;
+    ratioToPeer: number;
+    waves: { label: string; devices: number; doneAtSeconds: number | null }[];
+    reportsStored: number;
+    reportsPerSec: number;
+    eventsStored: number;
+    eventsPerSec: number;
+    commandsByStatus: Record<string, number>;
+    swarm: {
+      commandsByType: Record<string, number>;
+      fetches: number;
+      manifests: number;
+      chunkMiB: number;
+      duplicates: number;
+      errors: number;
+      rssMiB: number;
+    };
+    usage: Phase;
+  };
+  loadAverageAtStart: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+
+function usageOf(u: PhaseUsage, transactions: TransactionShare[]): Phase {
+  return {
+    ...u,
+    transactions,
+    controlPlane: {
+      cpuPercent: Math.round(u.cpuPercent),
+      cpuSeconds: Math.round(u.cpuSeconds * 10) / 10,
+      peakRssMiB: mib(u.peakRssBytes),
+    },
+  };
+}
+
+async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out; last value ${JSON.stringify(v)}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** A small CNN widened until its float ONNX export is about `mb` MiB (a real, importable model). */
+function variantOfSize(mb: number): Buffer {
+  const target = mb * 2 ** 20;
+  const sizeAt = (w: number) =>
+    exportOnnx(
+      buildSmallCnn({
+        inputShape: [28, 28, 1],
+        numClasses: 10,
+        widths: [32, 96, w],
+        shapeOnly: true,
+      }),
+    ).byteLength;
+  let lo = 8;
+  let hi = 4096;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (sizeAt(mid) <= target) lo = mid;
+    else hi = mid;
+  }
+  const model = buildSmallCnn({
+    inputShape: [28, 28, 1],
+    numClasses: 10,
+    widths: [32, 96, lo],
+    seed: 9,
+  });
+  return Buffer.from(exportOnnx(model));
+}
+
+class Api {
+  constructor(
+    readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  async call<T>(method: string, path: string, body?: unknown, raw?: Buffer): Promise<T> {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${this.token}`,
+        'Content-Type': raw ? 'application/octet-stream' : 'application/json',
+      },
+      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new HttpError(res.status, `${method} ${path}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : null) as T;
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function provision(api: Api, count: number, concurrency = 8): Promise<SwarmDevice[]> {
+  const devices: SwarmDevice[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const profileId = PROFILES[i % PROFILES.length]!;
+      const id = `sim-${String(i).padStart(5, '0')}`;
+      const created = await api.call<{ mqtt: { username: string; password: string } }>(
+        'POST',
+        '/api/v1/devices',
+        { id, name: `simulated ${i}`, groups: [GROUP], tags: [profileId, 'simulated'], profileId },
+      );
+      devices[i] = { id, password: created.mqtt.password, profileId };
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return devices;
+}
+
+interface RolloutView {
+  id: string;
+  state: string;
+  reason: string | null;
+  waves: { index: number; label: string; deviceIds: string[]; state: string }[];
+  targets: { deviceId: string; step: string }[];
+}
+
+async function runRollout(
+  api: Api,
+  variantId: string,
+  soakMs: number,
+  timeoutMs: number,
+): Promise<{
+  state: string;
+  reason: string | null;
+  done: number;
+  waves: RunResult['rollout']['waves'];
+}> {
+  const t0 = Date.now();
+  const created = await api.call<RolloutView>('POST', '/api/v1/rollouts', {
+    variantId,
+    selector: { group: GROUP },
+    strategy: { canary: { percent: 1 }, waves: [10, 50, 100], soakMs },
+    abortRules: { maxFailureRate: 0.05, minDevices: 10 },
+  });
+  const doneAt = new Map<number, number>();
+  const final = await waitFor(
+    async () => {
+      const view = await api.call<RolloutView>('GET', `/api/v1/rollouts/${created.id}`);
+      for (const w of view.waves) {
+        if (w.state === 'done' && !doneAt.has(w.index)) doneAt.set(w.index, Date.now() - t0);
+      }
+      return view;
+    },
+    (v) => v.state === 'succeeded' || v.state === 'aborted',
+    timeoutMs,
+    1000,
+  );
+  return {
+    state: final.state,
+    reason: final.reason,
+    done: final.targets.filter((t) => t.step === 'done').length,
+    waves: final.waves.map((w) => ({
+      label: w.label,
+      devices: w.deviceIds.length,
+      doneAtSeconds: doneAt.has(w.index) ? doneAt.get(w.index)! / 1000 : null,
+    })),
+  };
+}
+
+async function runFanout(
+  api: Api,
+  db: BetterSqlite3.Database,
+  variantId: string,
+  devices: number,
+  timeoutMs: number,
+): Promise<{
+  state: string;
+  reason: string | null;
+  done: number;
+  waves: RunResult['rollout']['waves'];
+}> {
+  await api.call('POST', '/api/v1/commands/benchmark', {
+    variantId,
+    group: GROUP,
+    input: { shape: INPUT_SHAPE },
+    warmup: 2,
+    runs: 20,
+    ttlSeconds: Math.ceil(timeoutMs / 1000),
+  });
+  const finished = () =>
+    (
+      db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM commands WHERE status IN ('succeeded', 'failed', 'expired')",
+        )
+        .get() as { n: number }
+    ).n;
+  const n = await waitFor(finished, (v) => v >= devices, timeoutMs, 250).catch(() => finished());
+  const ok = (
+    db.prepare("SELECT COUNT(*) AS n FROM commands WHERE status = 'succeeded'").get() as {
+      n: number;
+    }
+  ).n;
+  return {
+    state: n >= devices ? 'finished' : 'timed out',
+    reason: null,
+    done: ok,
+    waves: [{ label: 'all', devices, doneAtSeconds: null }],
+  };
+}
+
+async function run(
+  devices: number,
+  options: {
+    processes: number;
+    transfer: 'full' | 'manifest';
+    variant: Buffer;
+    soakMs: number;
+    mode: 'auto' | 'rollout' | 'fanout';
+  },
+): Promise<RunResult> {
+  const dir = makeTempDir('edgec-bench-fleet-');
+  const children: ChildProcess[] = [];
+  const swarm = new AgentSwarm(options.processes);
+  let sampler: ProcessSampler | undefined;
+  let db: BetterSqlite3.Database | undefined;
+  const loadAverageAtStart = loadavg()[0]!;
+  try {
+    const { token } = createApiToken(dir.path, 'bench');
+    const [httpPort, mqttPort] = [await getFreePort(), await getFreePort()];
+    const server = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bin/edgec.js'),
+        'server',
+        '--data-dir',
+        dir.path,
+        '--port',
+        String(httpPort),
+        '--mqtt-port',
+        String(mqttPort),
+        '--log-level',
+        'error',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT },
+    );
+    children.push(server);
+    const api = new Api(`http://127.0.0.1:${httpPort}`, token);
+    await waitFor(
+      () =>
+        fetch(`${api.base}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      60_000,
+    );
+    sampler = new ProcessSampler(server.pid!);
+    db = new BetterSqlite3(join(dir.path, 'control-plane.db'), { readonly: true });
+    const count = (sql: string) => (db!.prepare(sql).get() as { n: number }).n;
+    let tx = await scrapeTransactions(api.base);
+    const phaseStart = async () => {
+      sampler!.phase();
+      tx = await scrapeTransactions(api.base);
+    };
+    const phaseEnd = async () => {
+      const usage = sampler!.phase();
+      const after = await scrapeTransactions(api.base);
+      const shares = transactionsBetween(tx, after);
+      tx = after;
+      return usageOf(usage, shares);
+    };
+
+    // 1. provisioning
+    await phaseStart();
+    let t = Date.now();
+    const creds = await provision(api, devices);
+    const provisionSeconds = (Date.now() - t) / 1000;
+    const provisionUsage = await phaseEnd();
+    console.log(
+      `  provisioned ${devices} devices in ${provisionSeconds.toFixed(1)} s (${(devices / provisionSeconds).toFixed(0)}/s)`,
+    );
+
+    // 2. connection: every device connected and seen online by the control plane
+    t = Date.now();
+    const { publicKeyPem } = await api.call<{ publicKeyPem: string }>('GET', '/api/v1/signing-key');
+    const started = await swarm.start(creds, {
+      brokerUrl: `mqtt://127.0.0.1:${mqttPort}`,
+      publicKeyPem,
+      transfer: options.transfer,
+    });
+    if (started.failed > 0)
+      console.log(`  ${started.failed} devices failed to connect: ${started.firstError}`);
+    const online = await waitFor(
+      () => count("SELECT COUNT(*) AS n FROM devices WHERE status = 'online'"),
+      (n) => n >= started.connected,
+      120_000,
+      250,
+    ).catch(() => count("SELECT COUNT(*) AS n FROM devices WHERE status = 'online'"));
+    const connectSeconds = (Date.now() - t) / 1000;
+    const connectUsage = await phaseEnd();
+    console.log(
+      `  ${started.connected} connected, ${online} online in the control plane after ${connectSeconds.toFixed(1)} s`,
+    );
+
+    // 3. the variant, then the rollout (or the fan-out)
+    const model = await api.call<{ variants: { id: string; bytes: number }[] }>(
+      'POST',
+      `/api/v1/models?name=fleet-bench-${devices}&format=onnx`,
+      undefined,
+      options.variant,
+    );
+    const variant = model.variants[0]!;
+    let mode: 'rollout' | 'fanout' = options.mode === 'fanout' ? 'fanout' : 'rollout';
+    const reportsBefore = count('SELECT COUNT(*) AS n FROM measurements');
+    const eventsBefore = count('SELECT COUNT(*) AS n FROM command_events');
+    await phaseStart();
+    t = Date.now();
+    const timeoutMs = Math.max(300_000, devices * 60);
+    let outcome: Awaited<ReturnType<typeof runRollout>>;
+    try {
+      outcome =
+        mode === 'rollout'
+          ? await runRollout(api, variant.id, options.soakMs, timeoutMs)
+          : await runFanout(api, db, variant.id, devices, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof HttpError && err.status === 404 && options.mode === 'auto')) throw err;
+      console.log('  no POST /api/v1/rollouts on this control plane: measuring the fan-out');
+      mode = 'fanout';
+      t = Date.now();
+      outcome = await runFanout(api, db, variant.id, devices, timeoutMs);
+    }
+    const seconds = (Date.now() - t) / 1000;
+    const usage = await phaseEnd();
+    const stats = await swarm.stats();
+    const reportsStored = count('SELECT COUNT(*) AS n FROM measurements') - reportsBefore;
+    const eventsStored = count('SELECT COUNT(*) AS n FROM command_events') - eventsBefore;
+    const commandsByStatus = Object.fromEntries(
+      (
+        db.prepare('SELECT status, COUNT(*) AS n FROM commands GROUP BY status').all() as {
+          status: string;
+          n: number;
+        }[]
+      ).map((r) => [r.status, r.n]),
+    );
+    const devicesPerMinute = (outcome.done / seconds) * 60;
+    return {
+      devices,
+      mode,
+      transfer: options.transfer,
+      artifactBytes: variant.bytes,
+      provisioning: {
+        seconds: provisionSeconds,
+        perSec: devices / provisionSeconds,
+        usage: provisionUsage,
+      },
+      connection: {
+        seconds: connectSeconds,
+        connected: started.connected,
+        online,
+        usage: connectUsage,
+      },
+      rollout: {
+        seconds,
+        state: outcome.state,
+        reason: outcome.reason,
+        devicesDone: outcome.done,
+        devicesPerMinute,
+        ratioToPeer: devicesPerMinute / PEER_DEVICES_PER_MINUTE,
+        waves: outcome.waves,
+        reportsStored,
+        reportsPerSec: reportsStored / seconds,
+        eventsStored,
+        eventsPerSec: eventsStored / seconds,
+        commandsByStatus,
+        swarm: {
+          commandsByType: stats.counters.commandsByType,
+          fetches: stats.counters.fetches,
+          manifests: stats.counters.manifests,
+          chunkMiB: mib(stats.counters.chunkBytes),
+          duplicates: stats.counters.duplicates,
+          errors: stats.counters.errors,
+          rssMiB: mib(stats.rssBytes),
+        },
+        usage,
+      },
+      loadAverageAtStart,
+    };
+  } finally {
+    sampler?.stop();
+    db?.close();
+    await swarm.stop();
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.kill('SIGTERM');
+        await new Promise((r) => c.once('exit', r));
+      }
+    }
+    dir.cleanup();
+  }
+}
+
+function printRuns(results: RunResult[]): void {
+  const col = (s: string | number, w: number) => String(s).padStart(w);
+  console.log(
+    `\nfleet (source: simulated devices; control plane and embedded broker as one process)`,
+  );
+  console.log(
+    `${'devices'.padStart(8)}${'mode'.padStart(9)}${'transfer'.padStart(10)}${'prov/s'.padStart(8)}${'connect s'.padStart(11)}${'rollout s'.padStart(11)}${'done'.padStart(7)}${'dev/min'.padStart(9)}${'x AWS'.padStart(7)}${'reports/s'.padStart(11)}${'events/s'.padStart(10)}${'cp CPU%'.padStart(9)}${'cp RSS MiB'.padStart(12)}`,
+  );
+  for (const r of results) {
+    const o = r.rollout;
+    console.log(
+      `${col(r.devices, 8)}${col(r.mode, 9)}${col(r.transfer, 10)}${col(r.provisioning.perSec.toFixed(0), 8)}${col(r.connection.seconds.toFixed(1), 11)}${col(o.seconds.toFixed(1), 11)}${col(o.devicesDone, 7)}${col(o.devicesPerMinute.toFixed(0), 9)}${col(o.ratioToPeer.toFixed(1), 7)}${col(o.reportsPerSec.toFixed(0), 11)}${col(o.eventsPerSec.toFixed(0), 10)}${col(o.usage.controlPlane.cpuPercent, 9)}${col(o.usage.controlPlane.peakRssMiB, 12)}`,
+    );
+  }
+  for (const r of results) {
+    for (const [name, phase] of [
+      ['connection', r.connection.usage],
+      ['rollout', r.rollout.usage],
+    ] as const) {
+      const top = phase.transactions
+        .slice(0, 4)
+        .map((t) => `${t.kind} ${t.transactions} x ${t.meanMs} ms = ${t.seconds} s`)
+        .join('; ');
+      console.log(
+        `${r.devices} devices, ${name} phase (${phase.seconds.toFixed(1)} s): control-plane SQLite writes ${top}`,
+      );
+    }
+  }
+  for (const r of results) {
+    if (r.devices >= 10_000) {
+      console.log(
+        `target 10,000 devices in < 60 s: ${r.rollout.seconds < 60 && r.rollout.devicesDone >= 10_000 ? 'met' : 'not met'} (${r.rollout.seconds.toFixed(1)} s, ${r.rollout.devicesDone} done)`,
+      );
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '1000' },
+      processes: { type: 'string', default: '4' },
+      transfer: { type: 'string', default: 'full' },
+      mb: { type: 'string', default: '1' },
+      'soak-ms': { type: 'string', default: '0' },
+      mode: { type: 'string', default: 'auto' },
+    },
+  });
+  const sizes = values.agents.split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error('--agents: e.g. 1000,10000');
+  if (values.transfer !== 'full' && values.transfer !== 'manifest')
+    throw new Error('--transfer is full or manifest');
+  if (!['auto', 'rollout', 'fanout'].includes(values.mode))
+    throw new Error('--mode is auto, rollout or fanout');
+  const variant = variantOfSize(Number(values.mb));
+  console.log(`variant: small CNN, ${variant.byteLength} bytes of float ONNX`);
+  const results: RunResult[] = [];
+  for (const devices of sizes) {
+    console.log(`\n${devices} simulated devices`);
+    results.push(
+      await run(devices, {
+        processes: Number(values.processes),
+        transfer: values.transfer,
+        variant,
+        soakMs: Number(values['soak-ms']),
+        mode: values.mode as 'auto' | 'rollout' | 'fanout',
+      }),
+    );
+  }
+  printRuns(results);
+  const out = join(ROOT, 'bench-results');
+  if (!existsSync(out)) mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'fleet.json'),
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        source: 'simulated',
+        simulated:
+          'devices are mqtt.js clients speaking the real protocol; no inference runs: benchmark reports carry the roofline prediction for the device profile times a fixed per-device factor, and load/self-test are instantaneous',
+        machine: { cpus: availableParallelism(), model: cpus()[0]?.model },
+        peer: {
+          name: 'AWS IoT Jobs maximum rollout rate (maximumPerMinute <= 1000)',
+          devicesPerMinute: PEER_DEVICES_PER_MINUTE,
+        },
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,140 @@
+/** The benchmark's side of the agent-swarm processes: fork, start, sum their stats, stop. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { emptyCounters, type SwarmCounters } from './simulated-agent';
+import type { SwarmDevice, SwarmReply, SwarmRequest } from './swarm-messages';
+
+export interface SwarmStats {
+  counters: SwarmCounters;
+  connected: number;
+  rssBytes: number;
+}
+
+export interface SwarmStartResult {
+  connected: number;
+  failed: number;
+  firstError: string | null;
+}
+
+const STATS_TIMEOUT_MS = 30_000;
+
+export class AgentSwarm {
+  private readonly children: ChildProcess[] = [];
+
+  constructor(private readonly processes: number) {}
+
+  /** Splits the devices over the processes and connects them all. */
+  async start(
+    devices: SwarmDevice[],
+    settings: { brokerUrl: string; publicKeyPem: string; transfer: 'full' | 'manifest' },
+    concurrencyPerProcess = 50,
+  ): Promise<SwarmStartResult> {
+    const slices: SwarmDevice[][] = Array.from({ length: this.processes }, () => []);
+    devices.forEach((d, i) => slices[i % this.processes]!.push(d));
+    const results = await Promise.all(
+      slices.map((slice) => {
+        const child = fork(join(__dirname, 'agent-swarm.process.ts'), [], {
+          execArgv: ['-r', '@swc-node/register', '--max-old-space-size=2048'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        this.children.push(child);
+        return this.request(
+          child,
+          {
+            type: 'start',
+            ...settings,
+            devices: slice,
+            concurrency: concurrencyPerProcess,
+          },
+          'connected',
+          600_000,
+        );
+      }),
+    );
+    return results.reduce<SwarmStartResult>(
+      (sum, r) => {
+        const c = r as Extract<SwarmReply, { type: 'connected' }>;
+        return {
+          connected: sum.connected + c.connected,
+          failed: sum.failed + c.failed,
+          firstError: sum.firstError ?? c.firstError,
+        };
+      },
+      { connected: 0, failed: 0, firstError: null },
+    );
+  }
+
+  async stats(): Promise<SwarmStats> {
+    const replies = await Promise.all(
+      this.children.map((c) => this.request(c, { type: 'stats' }, 'stats', STATS_TIMEOUT_MS)),
+    );
+    const total: SwarmStats = { counters: emptyCounters(), connected: 0, rssBytes: 0 };
+    for (const r of replies as Extract<SwarmReply, { type: 'stats' }>[]) {
+      total.connected += r.connected;
+      total.rssBytes += r.rssBytes;
+      for (const [key, value] of Object.entries(r.counters)) {
+        if (key === 'commandsByType') {
+          for (const [type, n] of Object.entries(value as Record<string, number>)) {
+            total.counters.commandsByType[type] = (total.counters.commandsByType[type] ?? 0) + n;
+          }
+        } else {
+          (total.counters as unknown as Record<string, number>)[key]! += value as number;
+        }
+      }
+    }
+    return total;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (child.connected) child.send({ type: 'stop' } satisfies SwarmRequest);
+            else child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+
+  private request(
+    child: ChildProcess,
+    message: SwarmRequest,
+    expect: SwarmReply['type'],
+    timeoutMs: number,
+  ): Promise<SwarmReply> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`agent swarm did not answer ${message.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = (reply: SwarmReply) => {
+        if (reply.type === 'fatal') {
+          cleanup();
+          reject(new Error(`agent swarm failed: ${reply.message}`));
+        } else if (reply.type === expect) {
+          cleanup();
+          resolve(reply);
+        }
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`agent swarm exited with ${code}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(message);
+    });
+  }
+}

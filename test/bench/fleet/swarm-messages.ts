@@ -1,0 +1,25 @@
+/** IPC messages between the fleet benchmark and its agent-swarm child processes. */
+import type { SwarmCounters } from './simulated-agent';
+
+export interface SwarmDevice {
+  id: string;
+  password: string;
+  profileId: string;
+}
+
+export type SwarmRequest =
+  | {
+      type: 'start';
+      brokerUrl: string;
+      publicKeyPem: string;
+      transfer: 'full' | 'manifest';
+      devices: SwarmDevice[];
+      concurrency: number;
+    }
+  | { type: 'stats' }
+  | { type: 'stop' };
+
+export type SwarmReply =
+  | { type: 'connected'; connected: number; failed: number; firstError: string | null; ms: number }
+  | { type: 'stats'; counters: SwarmCounters; connected: number; rssBytes: number }
+  | { type: 'fatal'; message: string };
