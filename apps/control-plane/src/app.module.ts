@@ -15,6 +15,7 @@ import { ModelsModule } from './models/models.module';
 import { MqttGatewayModule } from './mqtt/mqtt-gateway.module';
 import { MqttTransportModule } from './mqtt/mqtt-transport.module';
 import { ProfilesModule } from './profiles/profiles.module';
+import { RolloutsModule } from './rollouts/rollouts.module';
 
 export interface AppDependencies {
   config: ControlPlaneConfig;
@@ -59,6 +60,7 @@ export class AppModule {
         CommandsModule,
         MqttGatewayModule,
         HealthModule,
+        RolloutsModule,
         LatencyModule,
       ],
       providers: [

@@ -1,0 +1,597 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { BenchmarkReportEvent } from '@edgecompress/protocol';
+import { ArtifactsService } from '../artifacts/artifacts.service';
+import { CLOCK, type Clock } from '../common/clock';
+import { AuditLogRepository } from '../common/audit-log.repository';
+import { LOGGER, type Logger } from '../common/logger';
+import { CommandsService, type CommandBody } from '../commands/commands.service';
+import { SqliteDatabase } from '../database/sqlite.database';
+import { DevicesService, type DeviceView } from '../devices/devices.service';
+import { MeasurementsService } from '../measurements/measurements.service';
+import { deviceViolation, failureRateViolation, type AbortRules } from './abort-rules';
+import { buildDriftProbe } from './drift-probe.runner';
+import { RolloutEventsHub } from './rollout-events.hub';
+import type { RolloutStrategy } from './rollout-plan';
+import { rolloutView } from './rollout.view';
+import {
+  RolloutsRepository,
+  type FinishedCommandRow,
+  type RolloutRow,
+  type TargetRow,
+  type TargetStep,
+  type WaveRow,
+} from './rollouts.repository';
+
+/** How often the driver looks at active rollouts (on the injected clock). */
+const TICK_MS = 200;
+/** Probe inputs run through the previous variant for the agreement check. */
+const PROBE_COUNT = 64;
+/** Benchmark settings of the rollout's latency checks (the same for new and previous variant). */
+const BENCHMARK = { warmup: 10, runs: 100, timeBudgetMs: 20_000 } as const;
+/** A rollback waits this long in the outbox for a device that is offline when the rollout aborts. */
+const ROLLBACK_TTL_MS = 24 * 3600_000;
+const TERMINAL: ReadonlySet<TargetStep> = new Set(['done', 'failed', 'rolled-back', 'skipped']);
+
+/**
+ * Drives rollouts forward. Every decision is a transaction on the rollout's rows, and every
+ * command is queued in the same transaction that records its id on the target, so a restart
+ * resumes by following the same commands (the outbox retries them by id; agents apply an id
+ * once) rather than sending new ones. Per device: deploy (fetch, verify, load) → benchmark of
+ * the previous variant when no measurement of it is stored → benchmark of the new variant with
+ * the drift probe → rules → activate. A wave starts when the previous one finished healthy and
+ * soaked; an abort rolls back every device already switched.
+ */
+@Injectable()
+export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer: unknown;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  /** Probe samples published by this process (retained on the broker; once is enough). */
+  private readonly publishedSamples = new Set<string>();
+
+  constructor(
+    private readonly rollouts: RolloutsRepository,
+    private readonly commands: CommandsService,
+    private readonly devices: DevicesService,
+    private readonly measurements: MeasurementsService,
+    private readonly artifacts: ArtifactsService,
+    private readonly hub: RolloutEventsHub,
+    private readonly audit: AuditLogRepository,
+    private readonly database: SqliteDatabase,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.kick();
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    this.clock.clearTimeout(this.timer);
+  }
+
+  /** Runs a pass now (or right after the current one). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.clock.clearTimeout(this.timer);
+    this.running = true;
+    this.pass()
+      .catch((err: Error) => this.logger.error({ err: err.message }, 'rollout pass failed'))
+      .finally(() => {
+        this.running = false;
+        if (this.stopped) return;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        } else this.timer = this.clock.setTimeout(() => this.kick(), TICK_MS);
+      });
+  }
+
+  /** One pass over every rollout with work left. Exposed for tests. */
+  async pass(): Promise<void> {
+    for (const id of this.rollouts.activeIds()) {
+      if (this.stopped) return;
+      try {
+        await this.advance(id);
+      } catch (err) {
+        this.logger.error({ rolloutId: id, err: (err as Error).message }, 'rollout step failed');
+      }
+      this.offerView(id);
+    }
+  }
+
+  /**
+   * Stops a rollout: pending and mid-check devices are skipped, switched devices (and those
+   * whose activation is in flight) are marked for rollback, which the next pass sends.
+   * Returns false when the rollout was not running or paused.
+   */
+  abort(rolloutId: string, reason: string, actor: string): boolean {
+    const now = this.clock.now();
+    const done = this.database.write('rollout.abort', () => {
+      if (!this.rollouts.transition(rolloutId, ['running', 'paused'], 'aborted', now)) return false;
+      this.rollouts.updateRollout(rolloutId, { reason, finished_at: now }, now);
+      for (const w of this.rollouts.waves(rolloutId)) {
+        if (w.state === 'running' || w.state === 'soaking')
+          this.rollouts.updateWave(rolloutId, w.idx, { state: 'aborted', finished_at: now });
+      }
+      for (const t of this.rollouts.targets(rolloutId)) {
+        if (t.switched === 1 || t.phase === 'activate') {
+          this.rollouts.updateTarget(rolloutId, t.device_id, { rollback: 'needed' }, now);
+        } else if (!TERMINAL.has(t.step)) {
+          this.rollouts.updateTarget(
+            rolloutId,
+            t.device_id,
+            { step: 'skipped', phase: null, command_id: null, error: 'rollout aborted' },
+            now,
+          );
+        }
+      }
+      this.audit.record(actor, 'rollout.abort', rolloutId, { reason });
+      return true;
+    });
+    if (done) {
+      this.logger.warn({ rolloutId, reason }, 'rollout aborted');
+      this.offerView(rolloutId);
+      this.kick();
+    }
+    return done;
+  }
+
+  private offerView(id: string): void {
+    if (!this.hub.watching(id)) return;
+    const row = this.rollouts.get(id);
+    if (row) this.hub.offer(rolloutView(row, this.rollouts.waves(id), this.rollouts.targets(id)));
+  }
+
+  private async advance(id: string): Promise<void> {
+    for (const finished of this.rollouts.finishedCommands(id)) this.complete(id, finished);
+    this.refreshSteps(id);
+    const rollout = this.rollouts.get(id);
+    if (!rollout) return;
+    if (rollout.state === 'aborted') return this.sendRollbacks(rollout);
+    if (rollout.state !== 'running') return;
+    const waves = this.rollouts.waves(id);
+    // A wave that finishes may let the next one start in the same pass.
+    for (let i = 0; i < waves.length; i++) {
+      const current = this.rollouts.waves(id).find((w) => w.state !== 'done');
+      if (!current) return this.succeed(rollout);
+      if (!(await this.advanceWave(rollout, current))) return;
+      if (this.rollouts.get(id)?.state !== 'running') return;
+    }
+  }
+
+  /** Moves one wave on; true when it is done and the next may start now. */
+  private async advanceWave(rollout: RolloutRow, wave: WaveRow): Promise<boolean> {
+    const now = this.clock.now();
+    if (wave.state === 'pending') {
+      this.database.write('rollout.wave-start', () => {
+        this.rollouts.updateWave(rollout.id, wave.idx, { state: 'running', started_at: now });
+        for (const t of this.waveTargets(rollout.id, wave.idx)) {
+          this.rollouts.updateTarget(
+            rollout.id,
+            t.device_id,
+            { deadline_at: now + rollout.device_deadline_ms },
+            now,
+          );
+        }
+      });
+      this.logger.info({ rolloutId: rollout.id, wave: wave.label }, 'rollout wave started');
+      wave = { ...wave, state: 'running', started_at: now };
+    }
+    if (wave.state === 'running') {
+      for (const t of this.waveTargets(rollout.id, wave.idx)) {
+        if (t.phase !== null || TERMINAL.has(t.step)) continue;
+        await this.nextStep(rollout, t);
+        if (this.rollouts.get(rollout.id)?.state !== 'running') return false;
+      }
+      if (!this.waveTargets(rollout.id, wave.idx).every((t) => TERMINAL.has(t.step))) return false;
+      if (this.abortOnFailureRate(rollout)) return false;
+      const soakUntil = this.clock.now() + strategyOf(rollout).soakMs;
+      this.database.write('rollout.wave-soak', () =>
+        this.rollouts.updateWave(rollout.id, wave.idx, { state: 'soaking', soak_until: soakUntil }),
+      );
+      wave = { ...wave, state: 'soaking', soak_until: soakUntil };
+    }
+    if (wave.state === 'soaking') {
+      if (this.clock.now() < (wave.soak_until ?? 0)) return false;
+      this.checkAfterSoak(rollout, wave);
+      if (this.abortOnFailureRate(rollout)) return false;
+      this.database.write('rollout.wave-done', () =>
+        this.rollouts.updateWave(rollout.id, wave.idx, {
+          state: 'done',
+          finished_at: this.clock.now(),
+        }),
+      );
+      this.logger.info({ rolloutId: rollout.id, wave: wave.label }, 'rollout wave done');
+      return true;
+    }
+    return false;
+  }
+
+  /** A switched device that no longer runs the variant after the soak counts as failed. */
+  private checkAfterSoak(rollout: RolloutRow, wave: WaveRow): void {
+    const now = this.clock.now();
+    for (const t of this.waveTargets(rollout.id, wave.idx)) {
+      if (t.step !== 'done' || t.switched !== 1) continue;
+      const device = this.deviceOrNull(t.device_id);
+      const active = device?.activeVariant?.artifactSha256 ?? null;
+      if (device && device.status === 'online' && active !== rollout.artifact_sha256) {
+        this.database.write('rollout.target', () =>
+          this.rollouts.updateTarget(
+            rollout.id,
+            t.device_id,
+            {
+              step: 'failed',
+              switched: active === null ? 0 : 1,
+              error: `device runs ${active ?? 'nothing'} instead of the variant after the soak`,
+            },
+            now,
+          ),
+        );
+      }
+    }
+  }
+
+  private abortOnFailureRate(rollout: RolloutRow): boolean {
+    const targets = this.rollouts.targets(rollout.id);
+    const reason = failureRateViolation(rulesOf(rollout), {
+      failed: targets.filter((t) => t.step === 'failed').length,
+      succeeded: targets.filter((t) => t.step === 'done').length,
+    });
+    if (!reason) return false;
+    this.abort(rollout.id, reason, 'rollout');
+    return true;
+  }
+
+  private succeed(rollout: RolloutRow): void {
+    const now = this.clock.now();
+    this.database.write('rollout.succeed', () => {
+      if (this.rollouts.transition(rollout.id, ['running'], 'succeeded', now)) {
+        this.rollouts.updateRollout(rollout.id, { finished_at: now }, now);
+        this.audit.record('rollout', 'rollout.succeed', rollout.id, {});
+      }
+    });
+    this.logger.info({ rolloutId: rollout.id }, 'rollout succeeded');
+  }
+
+  /** Sends the next command for a target that waits for nothing. */
+  private async nextStep(rollout: RolloutRow, t: TargetRow): Promise<void> {
+    const now = this.clock.now();
+    if (t.step === 'pending') {
+      const device = this.deviceOrNull(t.device_id);
+      if (!device) return this.finish(rollout, t, 'skipped', 'device no longer exists');
+      if (device.status !== 'online') {
+        if (t.deadline_at !== null && now > t.deadline_at)
+          this.finish(rollout, t, 'skipped', 'offline until its deadline');
+        return;
+      }
+      const previous = device.activeVariant;
+      if (previous?.artifactSha256 === rollout.artifact_sha256)
+        return this.finish(rollout, t, 'done', null);
+      this.send(
+        rollout,
+        t.device_id,
+        {
+          phase: 'deploy',
+          step: 'fetch',
+          previous_sha256: previous?.artifactSha256 ?? null,
+          previous_variant_id: previous?.variantId ?? null,
+        },
+        {
+          type: 'deploy',
+          artifact: { sha256: rollout.artifact_sha256, variantId: rollout.variant_id },
+        },
+      );
+      return;
+    }
+    if (t.step === 'benchmark') {
+      if (t.previous_sha256 && t.baseline_done === 0) {
+        const stored = this.storedP50(t.device_id, t.previous_sha256);
+        if (stored === null) {
+          this.send(
+            rollout,
+            t.device_id,
+            { phase: 'baseline' },
+            this.benchmarkBody(rollout, t.previous_sha256, t.previous_variant_id),
+          );
+          return;
+        }
+        this.database.write('rollout.target', () =>
+          this.rollouts.updateTarget(
+            rollout.id,
+            t.device_id,
+            { baseline_done: 1, previous_p50_ms: stored },
+            now,
+          ),
+        );
+      }
+      const sample = t.previous_sha256 ? await this.probeFor(rollout, t.previous_sha256) : null;
+      const body = this.benchmarkBody(rollout, rollout.artifact_sha256, rollout.variant_id);
+      if (body.type === 'benchmark' && sample) body.accuracySample = sample;
+      this.send(rollout, t.device_id, { phase: 'benchmark' }, body);
+      return;
+    }
+    if (t.step === 'activate') {
+      this.send(
+        rollout,
+        t.device_id,
+        { phase: 'activate', step: 'self-test' },
+        {
+          type: 'activate',
+          artifact: { sha256: rollout.artifact_sha256, variantId: rollout.variant_id },
+        },
+      );
+    }
+  }
+
+  private benchmarkBody(
+    rollout: RolloutRow,
+    sha256: string,
+    variantId: string | null,
+  ): CommandBody {
+    return {
+      type: 'benchmark',
+      artifact: { sha256, ...(variantId ? { variantId } : {}) },
+      input: {
+        ...(rollout.input_name ? { name: rollout.input_name } : {}),
+        shape: JSON.parse(rollout.input_shape_json) as number[],
+        dtype: 'float32',
+      },
+      warmup: BENCHMARK.warmup,
+      runs: BENCHMARK.runs,
+      timeBudgetMs: BENCHMARK.timeBudgetMs,
+      threads: { intraOp: 1 },
+    };
+  }
+
+  /** Queues a command and records its id on the target in one transaction. */
+  private send(
+    rollout: RolloutRow,
+    deviceId: string,
+    patch: Partial<TargetRow>,
+    body: CommandBody,
+    ttlMs = rollout.device_deadline_ms,
+  ): void {
+    const now = this.clock.now();
+    this.database.write('rollout.send', () => {
+      const [command] = this.commands.enqueue([deviceId], body, ttlMs);
+      this.rollouts.updateTarget(rollout.id, deviceId, { ...patch, command_id: command!.id }, now);
+    });
+  }
+
+  private finish(rollout: RolloutRow, t: TargetRow, step: TargetStep, error: string | null): void {
+    this.database.write('rollout.target', () =>
+      this.rollouts.updateTarget(
+        rollout.id,
+        t.device_id,
+        { step, error, phase: null, command_id: null },
+        this.clock.now(),
+      ),
+    );
+  }
+
+  /** Applies a finished command to its target; a command the target no longer waits for is ignored. */
+  private complete(rolloutId: string, finished: FinishedCommandRow): void {
+    const now = this.clock.now();
+    let violation: string | null = null;
+    this.database.write('rollout.complete', () => {
+      const t = this.rollouts
+        .targets(rolloutId)
+        .find((x) => x.device_id === finished.device_id && x.command_id === finished.command_id);
+      if (!t || t.phase === null) return;
+      const ok = finished.status === 'succeeded';
+      const report =
+        ok && finished.result_json
+          ? (JSON.parse(finished.result_json) as BenchmarkReportEvent)
+          : null;
+      const failure =
+        finished.status === 'expired'
+          ? finished.acked_at === null
+            ? 'device did not take the command before its deadline'
+            : 'device did not finish the command before its deadline'
+          : (finished.error ?? 'failed');
+      const unreachable = finished.status === 'expired' && finished.acked_at === null;
+      const update = (patch: Partial<TargetRow>) =>
+        this.rollouts.updateTarget(
+          rolloutId,
+          t.device_id,
+          { phase: null, command_id: null, ...patch },
+          now,
+        );
+      switch (t.phase) {
+        case 'deploy':
+          if (ok) update({ deployed: 1, step: 'benchmark' });
+          else update({ step: unreachable ? 'skipped' : 'failed', error: `deploy: ${failure}` });
+          break;
+        case 'baseline':
+          // Without a baseline the regression rule cannot judge this device; the rest still can.
+          update({ baseline_done: 1, previous_p50_ms: report?.latencyMs?.p50 ?? null });
+          if (!ok)
+            this.logger.warn(
+              { rolloutId, deviceId: t.device_id, failure },
+              'baseline benchmark failed',
+            );
+          break;
+        case 'benchmark': {
+          if (!ok || !report?.latencyMs) {
+            update({ step: unreachable ? 'skipped' : 'failed', error: `benchmark: ${failure}` });
+            break;
+          }
+          const measured = {
+            p50Ms: report.latencyMs.p50,
+            p99Ms: report.latencyMs.p99,
+            previousP50Ms: t.previous_p50_ms,
+            agreement: report.accuracy ? report.accuracy.correct / report.accuracy.total : null,
+          };
+          const rollout = this.rollouts.get(rolloutId)!;
+          violation = deviceViolation(rulesOf(rollout), measured);
+          update({
+            p50_ms: measured.p50Ms,
+            p99_ms: measured.p99Ms,
+            agreement: measured.agreement,
+            step: violation ? 'failed' : 'activate',
+            error: violation,
+          });
+          if (violation) violation = `device ${t.device_id}: ${violation}`;
+          break;
+        }
+        case 'activate':
+          if (ok) update({ switched: 1, step: 'done' });
+          else {
+            // An activation that timed out may still have switched: the device's state says.
+            const switched =
+              this.deviceOrNull(t.device_id)?.activeVariant?.artifactSha256 ===
+              this.rollouts.get(rolloutId)?.artifact_sha256;
+            update({
+              step: 'failed',
+              error: `activate: ${failure}`,
+              switched: switched ? 1 : 0,
+              ...(t.rollback === 'needed' && !switched ? { rollback: null } : {}),
+            });
+          }
+          break;
+        case 'rollback':
+          if (ok) update({ step: 'rolled-back', rollback: 'done', switched: 0 });
+          else update({ rollback: 'failed', error: `rollback: ${failure}` });
+          break;
+      }
+    });
+    if (violation) this.abort(rolloutId, violation, 'rollout');
+  }
+
+  /** Deploy and activate report finer steps (fetch, verify, load, self-test) as progress. */
+  private refreshSteps(rolloutId: string): void {
+    const changes = this.rollouts
+      .progressSteps(rolloutId)
+      .filter((p) => ['fetch', 'verify', 'load', 'self-test', 'activate'].includes(p.step));
+    if (changes.length === 0) return;
+    const targets = new Map(this.rollouts.targets(rolloutId).map((t) => [t.device_id, t]));
+    const now = this.clock.now();
+    const stale = changes.filter((c) => targets.get(c.device_id)?.step !== c.step);
+    if (stale.length === 0) return;
+    this.database.write('rollout.progress', () => {
+      for (const c of stale)
+        this.rollouts.updateTarget(rolloutId, c.device_id, { step: c.step as TargetStep }, now);
+    });
+  }
+
+  private sendRollbacks(rollout: RolloutRow): void {
+    for (const t of this.rollouts.targets(rollout.id)) {
+      if (t.rollback !== 'needed' || t.phase !== null) continue;
+      if (t.switched !== 1) {
+        this.database.write('rollout.target', () =>
+          this.rollouts.updateTarget(rollout.id, t.device_id, { rollback: null }, this.clock.now()),
+        );
+        continue;
+      }
+      if (!t.previous_sha256) {
+        this.database.write('rollout.target', () =>
+          this.rollouts.updateTarget(
+            rollout.id,
+            t.device_id,
+            { rollback: 'failed', error: 'no previous variant to roll back to' },
+            this.clock.now(),
+          ),
+        );
+        continue;
+      }
+      this.send(
+        rollout,
+        t.device_id,
+        { phase: 'rollback', rollback: 'sent' },
+        {
+          type: 'rollback',
+          to: {
+            sha256: t.previous_sha256,
+            ...(t.previous_variant_id ? { variantId: t.previous_variant_id } : {}),
+          },
+        },
+        ROLLBACK_TTL_MS,
+      );
+    }
+  }
+
+  /**
+   * The previous variant's predictions on the probe batch, published as a labelled sample.
+   * Built once per (rollout, previous artifact); null when the previous artifact is unknown
+   * here or has another input shape (the agreement rule then cannot judge that device).
+   */
+  private async probeFor(
+    rollout: RolloutRow,
+    previousSha256: string,
+  ): Promise<{ sha256: string; count: number } | null> {
+    let probe = this.rollouts.probe(rollout.id, previousSha256);
+    if (!probe) {
+      let sampleSha: string | null = null;
+      let error: string | null = null;
+      try {
+        const previous = this.artifacts.read(previousSha256);
+        const bytes = await buildDriftProbe(
+          previous,
+          JSON.parse(rollout.input_shape_json) as number[],
+          PROBE_COUNT,
+        );
+        const stored = this.artifacts.storeBuffer(bytes);
+        this.database.write('rollout.probe', () =>
+          this.artifacts.record(stored, 'application/vnd.edgecompress.sample'),
+        );
+        sampleSha = stored.sha256;
+      } catch (err) {
+        error = (err as Error).message;
+        this.logger.warn({ rolloutId: rollout.id, previousSha256, err: error }, 'no drift probe');
+      }
+      this.database.write('rollout.probe', () =>
+        this.rollouts.insertProbe({
+          rollout_id: rollout.id,
+          previous_sha256: previousSha256,
+          sample_sha256: sampleSha,
+          count: PROBE_COUNT,
+          error,
+        }),
+      );
+      probe = this.rollouts.probe(rollout.id, previousSha256)!;
+    }
+    if (!probe.sample_sha256) return null;
+    if (!this.publishedSamples.has(probe.sample_sha256)) {
+      await this.artifacts.publish(probe.sample_sha256);
+      this.publishedSamples.add(probe.sample_sha256);
+    }
+    return { sha256: probe.sample_sha256, count: probe.count };
+  }
+
+  private storedP50(deviceId: string, sha256: string): number | null {
+    const found = this.measurements
+      .query({ deviceId, limit: 500 })
+      .find(
+        (m) => m.source === 'measured' && m.artifactSha256 === sha256 && m.latencyMs.p50 !== null,
+      );
+    return found?.latencyMs.p50 ?? null;
+  }
+
+  private waveTargets(rolloutId: string, wave: number): TargetRow[] {
+    return this.rollouts.targets(rolloutId).filter((t) => t.wave === wave);
+  }
+
+  private deviceOrNull(id: string): DeviceView | null {
+    return this.devices.exists(id) ? this.devices.get(id) : null;
+  }
+}
+
+function strategyOf(rollout: RolloutRow): RolloutStrategy {
+  return JSON.parse(rollout.strategy_json) as RolloutStrategy;
+}
+
+function rulesOf(rollout: RolloutRow): AbortRules {
+  return JSON.parse(rollout.abort_rules_json) as AbortRules;
+}

@@ -1,0 +1,267 @@
+import { Injectable } from '@nestjs/common';
+import { SqliteDatabase } from '../database/sqlite.database';
+
+export type RolloutState = 'running' | 'paused' | 'succeeded' | 'aborted';
+export type WaveState = 'pending' | 'running' | 'soaking' | 'done' | 'aborted';
+export type TargetStep =
+  | 'pending'
+  | 'fetch'
+  | 'verify'
+  | 'load'
+  | 'self-test'
+  | 'benchmark'
+  | 'activate'
+  | 'done'
+  | 'failed'
+  | 'rolled-back'
+  | 'skipped';
+/** The command a target waits for. */
+export type TargetPhase = 'deploy' | 'baseline' | 'benchmark' | 'activate' | 'rollback';
+export type RollbackState = 'needed' | 'sent' | 'done' | 'failed';
+
+export interface RolloutRow {
+  id: string;
+  variant_id: string;
+  artifact_sha256: string;
+  selector_json: string;
+  strategy_json: string;
+  abort_rules_json: string;
+  device_deadline_ms: number;
+  input_name: string | null;
+  input_shape_json: string;
+  state: RolloutState;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface WaveRow {
+  rollout_id: string;
+  idx: number;
+  label: string;
+  percent: number;
+  state: WaveState;
+  started_at: number | null;
+  soak_until: number | null;
+  finished_at: number | null;
+}
+
+export interface TargetRow {
+  rollout_id: string;
+  device_id: string;
+  wave: number;
+  step: TargetStep;
+  phase: TargetPhase | null;
+  command_id: string | null;
+  previous_sha256: string | null;
+  previous_variant_id: string | null;
+  deployed: number;
+  baseline_done: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  previous_p50_ms: number | null;
+  agreement: number | null;
+  error: string | null;
+  switched: number;
+  rollback: RollbackState | null;
+  deadline_at: number | null;
+  updated_at: number;
+}
+
+export interface ProbeRow {
+  rollout_id: string;
+  previous_sha256: string;
+  sample_sha256: string | null;
+  count: number;
+  error: string | null;
+}
+
+/** A finished command a target was waiting for, read from the outbox. */
+export interface FinishedCommandRow {
+  device_id: string;
+  command_id: string;
+  status: 'succeeded' | 'failed' | 'expired';
+  acked_at: number | null;
+  result_json: string | null;
+  error: string | null;
+}
+
+type TargetPatch = Partial<Omit<TargetRow, 'rollout_id' | 'device_id'>>;
+
+/** SQL for rollouts, their waves, targets and drift probes. Writes run inside the caller's transaction. */
+@Injectable()
+export class RolloutsRepository {
+  constructor(private readonly database: SqliteDatabase) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  insertRollout(row: RolloutRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO rollouts (id, variant_id, artifact_sha256, selector_json, strategy_json,
+           abort_rules_json, device_deadline_ms, input_name, input_shape_json, state, reason,
+           created_at, updated_at, finished_at)
+         VALUES (@id, @variant_id, @artifact_sha256, @selector_json, @strategy_json,
+           @abort_rules_json, @device_deadline_ms, @input_name, @input_shape_json, @state, @reason,
+           @created_at, @updated_at, @finished_at)`,
+      )
+      .run(row);
+  }
+
+  insertWave(row: WaveRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO rollout_waves (rollout_id, idx, label, percent, state, started_at, soak_until, finished_at)
+         VALUES (@rollout_id, @idx, @label, @percent, @state, @started_at, @soak_until, @finished_at)`,
+      )
+      .run(row);
+  }
+
+  insertTarget(rolloutId: string, deviceId: string, wave: number, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO rollout_targets (rollout_id, device_id, wave, step, updated_at)
+         VALUES (?, ?, ?, 'pending', ?)`,
+      )
+      .run(rolloutId, deviceId, wave, now);
+  }
+
+  get(id: string): RolloutRow | undefined {
+    return this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+  }
+
+  list(limit: number): RolloutRow[] {
+    return this.db
+      .prepare('SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?')
+      .all(limit) as RolloutRow[];
+  }
+
+  /** Rollouts the driver still has work for: running or paused ones, and aborted ones with rollbacks outstanding. */
+  activeIds(): string[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT id FROM rollouts WHERE state IN ('running', 'paused')
+           UNION
+           SELECT DISTINCT rollout_id FROM rollout_targets
+             WHERE rollback IN ('needed', 'sent')
+           ORDER BY 1`,
+        )
+        .all() as { id: string }[]
+    ).map((r) => r.id);
+  }
+
+  waves(rolloutId: string): WaveRow[] {
+    return this.db
+      .prepare('SELECT * FROM rollout_waves WHERE rollout_id = ? ORDER BY idx')
+      .all(rolloutId) as WaveRow[];
+  }
+
+  targets(rolloutId: string): TargetRow[] {
+    return this.db
+      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? ORDER BY wave, device_id')
+      .all(rolloutId) as TargetRow[];
+  }
+
+  updateRollout(
+    id: string,
+    patch: Partial<Pick<RolloutRow, 'state' | 'reason' | 'finished_at'>>,
+    now: number,
+  ): void {
+    this.patch('rollouts', 'id = @id', { id }, { ...patch, updated_at: now });
+  }
+
+  /** Moves a rollout from one state to another; false if it was not in `from` (a concurrent change won). */
+  transition(id: string, from: RolloutState[], to: RolloutState, now: number): boolean {
+    const marks = from.map(() => '?').join(', ');
+    return (
+      this.db
+        .prepare(
+          `UPDATE rollouts SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`,
+        )
+        .run(to, now, id, ...from).changes > 0
+    );
+  }
+
+  updateWave(
+    rolloutId: string,
+    idx: number,
+    patch: Partial<Omit<WaveRow, 'rollout_id' | 'idx'>>,
+  ): void {
+    this.patch(
+      'rollout_waves',
+      'rollout_id = @rolloutId AND idx = @idx',
+      { rolloutId, idx },
+      patch,
+    );
+  }
+
+  updateTarget(rolloutId: string, deviceId: string, patch: TargetPatch, now: number): void {
+    this.patch(
+      'rollout_targets',
+      'rollout_id = @rolloutId AND device_id = @deviceId',
+      { rolloutId, deviceId },
+      { ...patch, updated_at: now },
+    );
+  }
+
+  /**
+   * Commands this rollout's targets wait for that have finished. Reads the outbox table
+   * directly: one query per tick instead of one lookup per device.
+   */
+  finishedCommands(rolloutId: string): FinishedCommandRow[] {
+    return this.db
+      .prepare(
+        `SELECT t.device_id, c.id AS command_id, c.status, c.acked_at, c.result_json, c.error
+         FROM rollout_targets t JOIN commands c ON c.id = t.command_id
+         WHERE t.rollout_id = ? AND t.phase IS NOT NULL
+           AND c.status IN ('succeeded', 'failed', 'expired')`,
+      )
+      .all(rolloutId) as FinishedCommandRow[];
+  }
+
+  /** The last progress step each in-flight deploy or activate reported (fetch, verify, load, self-test ...). */
+  progressSteps(rolloutId: string): { device_id: string; step: string }[] {
+    return this.db
+      .prepare(
+        `SELECT t.device_id, json_extract(e.payload_json, '$.step') AS step
+         FROM rollout_targets t JOIN command_events e ON e.command_id = t.command_id
+         WHERE t.rollout_id = ? AND t.phase IN ('deploy', 'activate') AND e.type = 'progress'
+           AND e.seq = (SELECT MAX(seq) FROM command_events
+                        WHERE command_id = t.command_id AND type = 'progress')`,
+      )
+      .all(rolloutId) as { device_id: string; step: string }[];
+  }
+
+  probe(rolloutId: string, previousSha256: string): ProbeRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM rollout_probes WHERE rollout_id = ? AND previous_sha256 = ?')
+      .get(rolloutId, previousSha256) as ProbeRow | undefined;
+  }
+
+  insertProbe(row: ProbeRow): void {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO rollout_probes (rollout_id, previous_sha256, sample_sha256, count, error)
+         VALUES (@rollout_id, @previous_sha256, @sample_sha256, @count, @error)`,
+      )
+      .run(row);
+  }
+
+  private patch(
+    table: string,
+    where: string,
+    key: Record<string, unknown>,
+    patch: Record<string, unknown>,
+  ): void {
+    const columns = Object.keys(patch).filter((k) => patch[k] !== undefined);
+    if (columns.length === 0) return;
+    const set = columns.map((c) => `${c} = @set_${c}`).join(', ');
+    const params: Record<string, unknown> = { ...key };
+    for (const c of columns) params[`set_${c}`] = patch[c];
+    this.db.prepare(`UPDATE ${table} SET ${set} WHERE ${where}`).run(params);
+  }
+}
