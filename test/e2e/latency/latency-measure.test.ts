@@ -149,6 +149,36 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     assert.ok(commands.list({ limit: 100, deviceId: 'lat-a' }).some((c) => c.type === 'cancel'));
   });
 
+  it('gives up on a device that does not report within the timeout and cancels its benchmark', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      latency.measure({
+        onnx: candidate(7),
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'lab' },
+        runs: 1_000_000,
+        timeBudgetMs: 30_000,
+        warmup: 1,
+        timeoutMs: 2000,
+        retries: 0,
+        fallback: 'fail',
+      }),
+      (err: Error) =>
+        err instanceof LatencyUnavailableError &&
+        /lat-b: no report within 2000 ms/.test(err.message),
+    );
+    assert.ok(Date.now() - started < 10_000);
+    // The device is told to stop, and does: the cancel succeeds and the benchmark ends failed.
+    await waitUntil(
+      () =>
+        commands
+          .list({ limit: 100, deviceId: 'lat-b' })
+          .some((c) => c.type === 'cancel' && c.status === 'succeeded'),
+      15_000,
+      'lat-b acknowledged the cancel',
+    );
+  });
+
   it('with no device online: falls back to the prediction, or fails, as asked', async () => {
     const onnx = candidate(5);
     const predicted = await latency.measure({
@@ -196,6 +226,25 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     await assert.rejects(waiting, { name: 'AbortError' });
   });
 
+  it('waits for a device of the selector to come online, then measures on it', async () => {
+    const pending = latency.measure({
+      onnx: candidate(5),
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'dark' },
+      runs: 20,
+      warmup: 2,
+      waitForDevicesMs: 30_000,
+      fallback: 'fail',
+    });
+    await fleet.startAgent('lat-dark');
+    const answer = await pending;
+    assert.equal(answer.source, 'measured');
+    assert.deepEqual(
+      answer.perDevice.map((d) => [d.deviceId, d.cached]),
+      [['lat-dark', false]],
+    );
+  });
+
   it('re-fits the predictor from the measurements and reports its quality per profile', async () => {
     let view: { pairs: number; calibrated: boolean; mode: string } = {
       pairs: 0,
@@ -209,10 +258,10 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
           .get(`/api/v1/profiles/${PROFILE}/predictor`)
           .set(fleet.fx.auth);
         view = res.body as typeof view;
-        return view.pairs >= 4;
+        return view.pairs >= 5;
       },
       10_000,
-      'predictor re-fitted on 4 pairs',
+      'predictor re-fitted on 5 pairs',
     );
     assert.equal(view.calibrated, true);
     assert.equal(view.mode, 'scale');

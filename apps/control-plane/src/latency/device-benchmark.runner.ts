@@ -40,6 +40,7 @@ export function runBenchmarkAttempt(
     let timeout: unknown = null;
     let presence: unknown = null;
     let settled = false;
+    const timeoutReason = `no report within ${attempt.timeoutMs} ms`;
 
     const finish = (outcome: AttemptOutcome, cancel: boolean) => {
       if (settled) return;
@@ -63,6 +64,9 @@ export function runBenchmarkAttempt(
       if (c.id !== commandId) return;
       if (c.status === 'succeeded' && c.result?.type === 'benchmark-report') {
         finish({ ok: true, deviceId, commandId, report: c.result }, false);
+      } else if (c.status === 'expired') {
+        // The outbox gave up at the same deadline; the device may still be running it.
+        finish({ ok: false, deviceId, reason: timeoutReason }, true);
       } else {
         finish({ ok: false, deviceId, reason: c.error ?? `benchmark ${c.status}` }, false);
       }
@@ -107,8 +111,7 @@ export function runBenchmarkAttempt(
       return;
     }
     timeout = clock.setTimeout(
-      () =>
-        finish({ ok: false, deviceId, reason: `no report within ${attempt.timeoutMs} ms` }, true),
+      () => finish({ ok: false, deviceId, reason: timeoutReason }, true),
       attempt.timeoutMs,
     );
     presence = clock.setTimeout(checkPresence, PRESENCE_CHECK_MS);
