@@ -54,8 +54,9 @@ export class ApiClient {
   ) {}
 
   static fromOptions(opts: ApiOptions, env: NodeJS.ProcessEnv = process.env): ApiClient {
-    const base = opts.url ?? opts.apiUrl ?? env.EDGEC_URL ?? env.EC_API_URL ?? DEFAULT_API_URL;
-    const token = opts.token ?? env.EDGEC_TOKEN ?? env.EC_API_TOKEN;
+    // An empty variable counts as unset.
+    const base = opts.url ?? opts.apiUrl ?? (env.EDGEC_URL || env.EC_API_URL || DEFAULT_API_URL);
+    const token = opts.token ?? (env.EDGEC_TOKEN || env.EC_API_TOKEN);
     if (!token)
       throw new Error(
         'no API token: pass --token or set EDGEC_TOKEN (create one with `edgec tokens create`)',
