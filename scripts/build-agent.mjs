@@ -3,7 +3,8 @@
 //
 // Builds the device agent as one executable (Node single-executable application) plus
 // onnxruntime-node's native files beside it, packed as build/agent/edgec-agent-<target>.tar.gz:
-//   1. bundle apps/agent/src/bin.ts with esbuild into one CommonJS file (ORT stays external),
+//   1. bundle apps/agent/src/bin.ts with esbuild into one CommonJS file (ORT stays external; the
+//      engine is reduced to its ONNX packing module, and the build fails if tfjs got in),
 //   2. fetch the pinned Node 22 binary for the target from the npm package node-linux-<arch>
 //      (with `npm pack`, cached under build/agent/cache; never installed, so it cannot shadow
 //      the repository's own `node`),
@@ -73,9 +74,23 @@ function nodeBinary(forArch) {
   return bin;
 }
 
+// The agent uses one thing from the engine: expanding bit-packed low-bit weights before ORT
+// loads a model. That module needs only protobufjs/onnx-proto; the engine's barrel would pull in
+// tfjs (megabytes of code, and memory at start). esbuild fails if the agent asks for any name
+// this module does not export.
+const ENGINE_FOR_AGENT = join(root, 'libs/engine/src/onnx/packed-weights.ts');
+const engineForAgent = {
+  name: 'engine-for-agent',
+  setup(b) {
+    b.onResolve({ filter: /^@edgecompress\/engine$/ }, () => ({ path: ENGINE_FOR_AGENT }));
+  },
+};
+
 console.log(`bundling the agent for ${target}`);
 const bundle = join(out, target, 'agent.cjs');
-await build({
+const bundled = await build({
+  plugins: [engineForAgent],
+  metafile: true,
   entryPoints: [join(root, 'apps/agent/src/bin.ts')],
   bundle: true,
   platform: 'node',
@@ -88,6 +103,14 @@ await build({
   tsconfig: join(root, 'tsconfig.json'),
   logLevel: 'warning',
 });
+const tfjsInputs = Object.keys(bundled.metafile.inputs).filter((p) => p.includes('@tensorflow'));
+if (tfjsInputs.length > 0) {
+  console.error(
+    `the agent bundle must not contain tfjs, but holds ${tfjsInputs.slice(0, 3).join(', ')}`,
+  );
+  process.exit(1);
+}
+writeFileSync(join(out, target, 'agent-meta.json'), JSON.stringify(bundled.metafile));
 
 const hostNode = nodeBinary(process.arch === 'arm64' ? 'arm64' : 'x64');
 const targetNode = nodeBinary(arch);

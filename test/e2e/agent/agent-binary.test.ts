@@ -2,14 +2,16 @@
  * The packaged agent: `npm run build:agent -- --target linux-x64` (run here if the tarball is
  * missing), unpacked into a temp dir, started against a real broker. It must connect, send its
  * hello with ORT facts (the runner loads onnxruntime-node from beside the binary), benchmark a
- * model, and stay small while idle.
+ * model, expand and run a bit-packed 2-bit export (the bundle holds the engine's ONNX packing
+ * module, never tfjs), and stay small while idle.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
+import { packedTwoBitCnn } from './packed-fixture';
 import {
   FakeControlPlane,
   spawnAgent,
@@ -22,6 +24,22 @@ import {
 
 const ROOT = join(__dirname, '../../..');
 const TARBALL = join(ROOT, 'build/agent/edgec-agent-linux-x64.tar.gz');
+const METAFILE = join(ROOT, 'build/agent/linux-x64/agent-meta.json');
+
+/** Newest modification time of the sources that go into the binary. */
+function newestSourceMs(): number {
+  const files = [join(ROOT, 'scripts/build-agent.mjs'), join(ROOT, 'package-lock.json')];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else if (e.name.endsWith('.ts')) files.push(join(dir, e.name));
+    }
+  };
+  for (const dir of ['apps/agent/src', 'libs/protocol/src', 'libs/engine/src/onnx']) {
+    walk(join(ROOT, dir));
+  }
+  return Math.max(...files.map((f) => statSync(f).mtimeMs));
+}
 const DEVICE = 'dev-binary-1';
 
 function rssBytes(pid: number): number {
@@ -40,7 +58,11 @@ describe(
     let binary = '';
 
     before(async () => {
-      if (!existsSync(TARBALL)) {
+      const stale =
+        !existsSync(TARBALL) ||
+        !existsSync(METAFILE) ||
+        statSync(TARBALL).mtimeMs < newestSourceMs();
+      if (stale) {
         const built = spawnSync('npm', ['run', 'build:agent', '--', '--target', 'linux-x64'], {
           cwd: ROOT,
           stdio: 'inherit',
@@ -93,6 +115,45 @@ describe(
       const final = await cp.final(id, 60_000);
       assert.equal(final.type, 'benchmark-report', JSON.stringify(final) + agent.output());
       assert.equal(final.type === 'benchmark-report' && final.runs, 20);
+    });
+
+    it('bundles the engine as its ONNX packing module only: no tfjs in the binary', () => {
+      const inputs = Object.keys(
+        (JSON.parse(readFileSync(METAFILE, 'utf8')) as { inputs: Record<string, unknown> }).inputs,
+      );
+      assert.deepEqual(
+        inputs.filter((p) => p.includes('@tensorflow')),
+        [],
+      );
+      assert.ok(inputs.some((p) => p.endsWith('libs/engine/src/onnx/packed-weights.ts')));
+      assert.ok(!inputs.some((p) => p.includes('libs/engine/src/graph/')));
+    });
+
+    it('benchmarks and activates a bit-packed 2-bit export (expanded before ORT loads it)', async () => {
+      const { bytes, inputShape } = await packedTwoBitCnn();
+      const sha = await cp.publishArtifact(Buffer.from(bytes));
+      const bench = await cp.send({
+        type: 'benchmark',
+        artifact: { sha256: sha, variantId: 'cnn-w2' },
+        input: { shape: inputShape, dtype: 'float32' },
+        warmup: 2,
+        runs: 10,
+        threads: { intraOp: 1 },
+      });
+      const report = await cp.final(bench, 60_000);
+      assert.equal(report.type, 'benchmark-report', JSON.stringify(report) + agent.output());
+      assert.ok(report.type === 'benchmark-report' && report.latencyMs.p50 > 0);
+      const activate = await cp.send({
+        type: 'activate',
+        artifact: { sha256: sha, variantId: 'cnn-w2' },
+      });
+      const activated = await cp.final(activate, 60_000);
+      assert.equal(activated.type, 'activated', JSON.stringify(activated));
+      await waitUntil(
+        () => cp.lastState()?.activeVariant?.artifactSha256 === sha,
+        5000,
+        'state names the 2-bit variant',
+      );
     });
   },
 );

@@ -1,6 +1,6 @@
 /** Steps shared by every command that needs an artifact on disk: fetch it, then verify it. */
 import { createHash } from 'node:crypto';
-import { createReadStream, rmSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { AgentError } from '../agent-error';
 import type { AgentServices } from '../agent-services';
 import type { JobStep } from '../jobs/command-job';
@@ -38,7 +38,7 @@ export function verifyStep(services: AgentServices, sha256: string): JobStep {
     name: 'verify',
     async run(ctx) {
       ctx.progress('verify', 0);
-      const path = services.models.modelPath(sha256);
+      const path = services.models.artifactPath(sha256);
       let actual: { sha256: string; bytes: number };
       try {
         actual = await fileSha256(path);
@@ -46,7 +46,7 @@ export function verifyStep(services: AgentServices, sha256: string): JobStep {
         throw new AgentError('ARTIFACT_NOT_FOUND', `artifact ${sha256} is not in the model store`);
       }
       if (actual.sha256 !== sha256) {
-        rmSync(path, { force: true });
+        services.models.removeModel(sha256);
         throw new AgentError(
           'CHECKSUM_MISMATCH',
           `stored artifact ${sha256} hashes to ${actual.sha256}; removed`,

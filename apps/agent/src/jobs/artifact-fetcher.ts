@@ -195,7 +195,10 @@ export class ArtifactFetcher {
   private complete(fetch: ActiveFetch): void {
     const manifest = fetch.manifest!;
     try {
-      const path = this.store.assemble(manifest);
+      const path = this.store.assemble(
+        manifest,
+        new Set([...this.protectedShas(), ...this.inFlight()]),
+      );
       this.finish(fetch, undefined, {
         path,
         bytes: manifest.size,

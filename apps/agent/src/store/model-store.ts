@@ -2,6 +2,8 @@
  * Content-addressed model files on the device.
  *
  *   models/<sha256>.onnx          complete, hash-verified artifacts (the only files ever loaded)
+ *   models/<sha256>.expanded.onnx a packed low-bit artifact's runnable form, written before the
+ *                                 artifact itself, so a present artifact always has it
  *   incoming/<sha256>/<n>.chunk   chunks received so far, kept across restarts to resume
  *
  * Disk use (complete + incoming) never exceeds the quota: room is made by evicting models that
@@ -25,12 +27,15 @@ import {
 import { join } from 'node:path';
 import { AgentError } from '../agent-error';
 import { fsyncDir, tempPathFor } from './atomic-file';
+import { expandPackedOnnx, mayHavePackedWeights } from './packed-onnx';
 
 export interface ChunkLayout {
   sha256: string;
   size: number;
   chunkSize: number;
   chunkCount: number;
+  /** `application/onnx` artifacts with packed low-bit weights are expanded when committed. */
+  contentType?: string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -55,13 +60,42 @@ export class ModelStore {
     this.removeTempFiles();
   }
 
-  modelPath(sha256: string): string {
+  /** The verified artifact bytes (what its sha256 names). */
+  artifactPath(sha256: string): string {
     assertSha(sha256);
     return join(this.modelsDir, `${sha256}.onnx`);
   }
 
+  private expandedPath(sha256: string): string {
+    assertSha(sha256);
+    return join(this.modelsDir, `${sha256}.expanded.onnx`);
+  }
+
+  /** The file to load: the expanded form of a packed artifact, else the artifact itself. */
+  modelPath(sha256: string): string {
+    const expanded = this.expandedPath(sha256);
+    return existsSync(expanded) ? expanded : this.artifactPath(sha256);
+  }
+
   hasModel(sha256: string): boolean {
-    return existsSync(this.modelPath(sha256));
+    return existsSync(this.artifactPath(sha256));
+  }
+
+  /** Bytes a stored model occupies (artifact plus its expanded form). */
+  private modelBytes(sha256: string): number {
+    let total = statSync(this.artifactPath(sha256)).size;
+    try {
+      total += statSync(this.expandedPath(sha256)).size;
+    } catch {
+      // not a packed artifact
+    }
+    return total;
+  }
+
+  /** Deletes a stored model and its expanded form (the artifact first: no half-present model). */
+  removeModel(sha256: string): void {
+    rmSync(this.artifactPath(sha256), { force: true });
+    rmSync(this.expandedPath(sha256), { force: true });
   }
 
   listModels(): string[] {
@@ -74,7 +108,7 @@ export class ModelStore {
   /** Bytes on disk: complete models plus received chunks. */
   usedBytes(): number {
     let total = 0;
-    for (const sha of this.listModels()) total += statSync(this.modelPath(sha)).size;
+    for (const sha of this.listModels()) total += this.modelBytes(sha);
     for (const sha of readdirSync(this.incomingDir)) {
       const dir = join(this.incomingDir, sha);
       for (const f of safeReaddir(dir)) total += statSync(join(dir, f)).size;
@@ -97,11 +131,8 @@ export class ModelStore {
     const needed = layout.size - alreadyHere;
     let free = this.quotaBytes - this.usedBytes();
     if (needed <= free) return;
-    const evictable = this.listModels()
-      .filter((sha) => sha !== layout.sha256 && !protectedShas.has(sha))
-      .map((sha) => ({ sha, path: this.modelPath(sha), stat: statSync(this.modelPath(sha)) }))
-      .sort((a, b) => a.stat.mtimeMs - b.stat.mtimeMs);
-    const reclaimable = evictable.reduce((sum, m) => sum + m.stat.size, 0);
+    const evictable = this.evictable(layout.sha256, protectedShas);
+    const reclaimable = evictable.reduce((sum, m) => sum + m.size, 0);
     if (needed > free + reclaimable) {
       throw new AgentError(
         'DISK_FULL',
@@ -110,8 +141,8 @@ export class ModelStore {
     }
     for (const m of evictable) {
       if (needed <= free) break;
-      rmSync(m.path, { force: true });
-      free += m.stat.size;
+      this.removeModel(m.sha);
+      free += m.size;
     }
   }
 
@@ -187,11 +218,11 @@ export class ModelStore {
    * On a mismatch the chunks are discarded (they cannot be trusted) and ARTIFACT_HASH_MISMATCH
    * is thrown.
    */
-  assemble(layout: ChunkLayout): string {
-    const target = this.modelPath(layout.sha256);
+  assemble(layout: ChunkLayout, protectedShas: ReadonlySet<string> = new Set()): string {
+    const target = this.artifactPath(layout.sha256);
     if (existsSync(target)) {
       this.discardIncoming(layout.sha256);
-      return target;
+      return this.modelPath(layout.sha256);
     }
     const missing = this.missingChunks(layout);
     if (missing.length > 0) {
@@ -222,41 +253,141 @@ export class ModelStore {
         `assembled artifact has sha256 ${actual} (${written} bytes), manifest says ${layout.sha256} (${layout.size} bytes)`,
       );
     }
-    renameSync(temp, target);
-    fsyncDir(this.modelsDir);
+    this.commit(temp, layout, protectedShas);
     this.discardIncoming(layout.sha256);
-    return target;
+    return this.modelPath(layout.sha256);
   }
 
-  /** Adds a complete file whose bytes are already in memory (HTTP fallback, tests). */
-  importBytes(bytes: Uint8Array, expectedSha256: string): string {
+  /**
+   * Moves a verified temp file to models/<sha>.onnx. A packed low-bit ONNX artifact gets its
+   * expanded form written first, so a present artifact is always loadable; the expanded size must
+   * fit the quota like any other bytes.
+   */
+  private commit(temp: string, layout: ChunkLayout, protectedShas: ReadonlySet<string>): void {
+    const target = this.artifactPath(layout.sha256);
+    try {
+      if (layout.contentType === 'application/onnx') {
+        const bytes = readFileSync(temp);
+        if (mayHavePackedWeights(bytes)) this.writeExpanded(bytes, layout.sha256, protectedShas);
+      }
+      renameSync(temp, target);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+    fsyncDir(this.modelsDir);
+  }
+
+  private writeExpanded(
+    bytes: Uint8Array,
+    sha256: string,
+    protectedShas: ReadonlySet<string>,
+  ): void {
+    let expanded: Uint8Array;
+    try {
+      expanded = expandPackedOnnx(bytes);
+    } catch (err) {
+      this.discardIncoming(sha256);
+      throw new AgentError(
+        'MODEL_LOAD_FAILED',
+        `artifact ${sha256} has packed weights that cannot be expanded: ${(err as Error).message}`,
+        false,
+      );
+    }
+    if (expanded === bytes) return;
+    this.makeRoom(expanded.length, sha256, protectedShas);
+    const path = this.expandedPath(sha256);
+    const temp = tempPathFor(path);
+    try {
+      writeSynced(temp, expanded);
+      renameSync(temp, path);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Room for `bytes` more (beyond this artifact's own chunks), evicting unprotected models. */
+  private makeRoom(bytes: number, sha256: string, protectedShas: ReadonlySet<string>): void {
+    const used = this.usedBytes() - this.receivedBytes(sha256);
+    let free = this.quotaBytes - used;
+    if (bytes <= free) return;
+    const evictable = this.evictable(sha256, protectedShas);
+    const reclaimable = evictable.reduce((sum, m) => sum + m.size, 0);
+    if (bytes > free + reclaimable) {
+      this.discardIncoming(sha256);
+      throw new AgentError(
+        'DISK_FULL',
+        `artifact ${sha256} expands to ${bytes} bytes; ${free} free of ${this.quotaBytes} and only ${reclaimable} reclaimable`,
+      );
+    }
+    for (const m of evictable) {
+      if (bytes <= free) break;
+      this.removeModel(m.sha);
+      free += m.size;
+    }
+  }
+
+  private evictable(
+    sha256: string,
+    protectedShas: ReadonlySet<string>,
+  ): { sha: string; size: number; mtimeMs: number }[] {
+    return this.listModels()
+      .filter((sha) => sha !== sha256 && !protectedShas.has(sha))
+      .map((sha) => ({
+        sha,
+        size: this.modelBytes(sha),
+        mtimeMs: statSync(this.artifactPath(sha)).mtimeMs,
+      }))
+      .sort((a, b) => a.mtimeMs - b.mtimeMs);
+  }
+
+  /** Adds a complete file whose bytes are already in memory (HTTP download, tests). */
+  importBytes(
+    bytes: Uint8Array,
+    expectedSha256: string,
+    contentType?: string,
+    protectedShas: ReadonlySet<string> = new Set(),
+  ): string {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== expectedSha256) {
       throw new AgentError('CHECKSUM_MISMATCH', `sha256 ${actual}, expected ${expectedSha256}`);
     }
-    const target = this.modelPath(expectedSha256);
-    const temp = tempPathFor(target);
-    const fd = openSync(temp, 'w', 0o600);
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, target);
-    fsyncDir(this.modelsDir);
-    return target;
+    const temp = tempPathFor(this.artifactPath(expectedSha256));
+    writeSynced(temp, bytes);
+    const layout = {
+      sha256: expectedSha256,
+      size: bytes.length,
+      chunkSize: bytes.length,
+      chunkCount: 1,
+    };
+    this.commit(temp, contentType ? { ...layout, contentType } : layout, protectedShas);
+    return this.modelPath(expectedSha256);
   }
 
   private removeTempFiles(): void {
     for (const f of readdirSync(this.modelsDir)) {
       if (f.endsWith('.tmp')) rmSync(join(this.modelsDir, f), { force: true });
+      // An expanded form whose artifact never arrived (crash in between, or evicted).
+      const orphan = /^([0-9a-f]{64})\.expanded\.onnx$/.exec(f);
+      if (orphan && !this.hasModel(orphan[1]!)) rmSync(join(this.modelsDir, f), { force: true });
     }
     for (const sha of readdirSync(this.incomingDir)) {
       const dir = join(this.incomingDir, sha);
       for (const f of safeReaddir(dir))
         if (f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
     }
+  }
+}
+
+function writeSynced(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w', 0o600);
+  try {
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,0 +1,88 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { META, decodeOnnxModel, encodeModel, expandPackedWeights } from '@edgecompress/engine';
+import { packedTwoBitCnn } from '../../../../test/e2e/agent/packed-fixture';
+import { AgentError } from '../agent-error';
+import { ModelStore } from './model-store';
+import { PACKED_WEIGHTS_KEY } from './packed-onnx';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('model store: packed low-bit ONNX artifacts', () => {
+  let dir: string;
+  let packed: Uint8Array;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ec-packed-'));
+    packed = (await packedTwoBitCnn()).bytes;
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('looks for the same metadata key the engine writes', () => {
+    assert.equal(PACKED_WEIGHTS_KEY, META.packedWeights);
+  });
+
+  it('commits a 2-bit artifact expanded, so ORT loads models/<sha>.onnx', async () => {
+    const store = new ModelStore(join(dir, 'ok'), 64 << 20);
+    const path = store.importBytes(packed, sha(packed), 'application/onnx');
+    assert.equal(path, join(dir, 'ok', 'models', `${sha(packed)}.expanded.onnx`));
+    assert.ok(readFileSync(store.artifactPath(sha(packed))).equals(Buffer.from(packed)));
+    const stored = readFileSync(path);
+    assert.ok(stored.equals(Buffer.from(expandPackedWeights(packed))));
+    assert.ok(stored.length > packed.length * 4, 'float kernels replace the 2-bit codes');
+    const session = await ort.InferenceSession.create(stored);
+    const out = await session.run({
+      [session.inputNames[0]!]: new ort.Tensor(
+        'float32',
+        new Float32Array(784).fill(0.5),
+        [1, 1, 28, 28],
+      ),
+    });
+    assert.equal(out[session.outputNames[0]!]!.dims.at(-1), 10);
+    await session.release();
+  });
+
+  it('counts and evicts the expanded form with its artifact; drops an orphaned one at start', () => {
+    const store = new ModelStore(join(dir, 'ok'), 64 << 20);
+    const both =
+      statSync(store.artifactPath(sha(packed))).size + statSync(store.modelPath(sha(packed))).size;
+    assert.equal(store.usedBytes(), both);
+    rmSync(store.artifactPath(sha(packed)));
+    const reopened = new ModelStore(join(dir, 'ok'), 64 << 20);
+    assert.deepEqual(readdirSync(join(dir, 'ok', 'models')), []);
+    assert.equal(reopened.usedBytes(), 0);
+  });
+
+  it('stores the bytes unchanged when the artifact is not ONNX', () => {
+    const store = new ModelStore(join(dir, 'raw'), 64 << 20);
+    const path = store.importBytes(packed, sha(packed), 'application/octet-stream');
+    assert.ok(readFileSync(path).equals(Buffer.from(packed)));
+  });
+
+  it('refuses a packing that cannot be expanded (MODEL_LOAD_FAILED), leaving nothing behind', () => {
+    const model = decodeOnnxModel(packed);
+    for (const p of model.metadataProps ?? []) {
+      if (p.key === META.packedWeights) p.value = '[{"name":"ghost","dims":[4,4],"bits":2}]';
+    }
+    const broken = encodeModel(model);
+    const store = new ModelStore(join(dir, 'broken'), 64 << 20);
+    assert.throws(
+      () => store.importBytes(broken, sha(broken), 'application/onnx'),
+      (err: AgentError) => err.code === 'MODEL_LOAD_FAILED' && /ghost/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(dir, 'broken', 'models')), []);
+  });
+
+  it('counts the expanded size against the quota (DISK_FULL, nothing stored)', () => {
+    const store = new ModelStore(join(dir, 'small'), packed.length * 2);
+    assert.throws(
+      () => store.importBytes(packed, sha(packed), 'application/onnx'),
+      (err: AgentError) => err.code === 'DISK_FULL' && /expands to/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(dir, 'small', 'models')), []);
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * Low-bit artifacts (2 and 3 bits) arrive bit-packed: ONNX Runtime cannot load them until the
+ * packed weights are expanded into float initializers (format: libs/engine/src/onnx/packed-weights.ts).
+ * The model store expands them once, when the verified file is committed, so every load of
+ * `models/<sha>.onnx` gets a runnable model.
+ *
+ * The expander is loaded on first use: the agent binary bundles only the engine's ONNX packing
+ * module (scripts/build-agent.mjs points `@edgecompress/engine` there; it imports protobufjs and
+ * onnx-proto, never tfjs), and an agent that never sees a packed model never loads it at all.
+ */
+/** The engine's `META.packedWeights` key (kept equal by packed-onnx.spec.ts). */
+export const PACKED_WEIGHTS_KEY = 'edgecompress.packed_weights';
+const MARKER = Buffer.from(PACKED_WEIGHTS_KEY);
+
+/** Cheap pre-check: the metadata key is in the file (decoding a large model is not cheap). */
+export function mayHavePackedWeights(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MARKER) >= 0;
+}
+
+type Expand = (bytes: Uint8Array) => Uint8Array;
+let expander: Expand | undefined;
+
+/** The same bytes when nothing is packed; else the expanded model. Throws on a broken packing. */
+export function expandPackedOnnx(bytes: Uint8Array): Uint8Array {
+  if (!mayHavePackedWeights(bytes)) return bytes;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first packed model only (see above)
+  expander ??= (require('./packed-expander') as { expandPackedWeights: Expand })
+    .expandPackedWeights;
+  return expander(bytes);
+}
