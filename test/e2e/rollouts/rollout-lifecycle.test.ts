@@ -8,9 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import { waitUntil } from '../agent/agent-test-kit';
 import {
   commandsOf,
   createRollout,
+  getRollout,
   provisionFleet,
   renamedCopy,
   uploadModel,
@@ -28,6 +30,8 @@ describe('rollouts over three agents (real agents, broker, SQLite)', () => {
   const base = mlpModel({ hidden: 64, seed: 11 });
   let v1: Variant;
   let v2: Variant;
+  let v3: Variant;
+  let v4: Variant;
 
   before(async () => {
     fx = await startFixture();
@@ -37,6 +41,8 @@ describe('rollouts over three agents (real agents, broker, SQLite)', () => {
     );
     v1 = await uploadModel(fleet, 'mlp-v1', base);
     v2 = await uploadModel(fleet, 'mlp-v2', renamedCopy(base, 'v2'));
+    v3 = await uploadModel(fleet, 'mlp-v3', renamedCopy(base, 'v3'));
+    v4 = await uploadModel(fleet, 'mlp-v4', renamedCopy(base, 'v4'));
   });
   after(async () => {
     await fleet?.stopAgents();
@@ -122,4 +128,209 @@ describe('rollouts over three agents (real agents, broker, SQLite)', () => {
     assert.ok((await firstSentAt('ro-b')) >= (await activatedAt('ro-a')) + soakMs);
     assert.ok((await firstSentAt('ro-c')) >= (await activatedAt('ro-b')) + soakMs);
   });
+
+  it('pause holds the next wave (no command goes out), resume finishes it; the SSE stream tells it all', async () => {
+    const created = await createRollout(fleet, {
+      variantId: v3.variantId,
+      selector: { deviceIds: ['ro-a', 'ro-b'] },
+      strategy: { canary: { devices: 1 }, waves: [100], soakMs: 0 },
+    });
+    const events = streamEvents(`${fx.cp.httpUrl}/api/v1/rollouts/${created.id}/events`, fx.auth);
+    try {
+      const paused = await fleet.api().post(`/api/v1/rollouts/${created.id}/pause`).set(fx.auth);
+      assert.equal(paused.status, 200);
+      assert.equal(paused.body.state, 'paused');
+      // Whatever the canary had in flight finishes; nothing new starts while paused.
+      await new Promise((r) => setTimeout(r, 6000));
+      const held = await getRollout(fleet, created.id);
+      assert.equal(held.state, 'paused');
+      assert.equal(held.waves[1]!.state, 'pending');
+      assert.equal(held.targets.find((t) => t.deviceId === 'ro-b')!.step, 'pending');
+      assert.equal(
+        (await commandsOf(fleet, 'ro-b')).filter((c) => c.command.artifact?.sha256 === v3.sha256)
+          .length,
+        0,
+      );
+      const sentWhilePaused = (await commandsOf(fleet, 'ro-a')).length;
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal((await commandsOf(fleet, 'ro-a')).length, sentWhilePaused);
+
+      const resumed = await fleet.api().post(`/api/v1/rollouts/${created.id}/resume`).set(fx.auth);
+      assert.equal(resumed.body.state, 'running');
+      const done = await waitForRollout(
+        fleet,
+        created.id,
+        (r) => r.state !== 'running',
+        45_000,
+        'resumed rollout',
+      );
+      assert.equal(done.state, 'succeeded', JSON.stringify(done));
+      for (const id of ['ro-a', 'ro-b']) assert.equal(fleet.agentActive(id).active, v3.sha256);
+      assert.equal(fleet.agentActive('ro-c').active, v2.sha256);
+
+      await waitUntil(
+        () => events.seen.some((e) => e.event === 'state' && e.data.state === 'succeeded'),
+        5000,
+        'succeeded event',
+      );
+      const states = events.seen.filter((e) => e.event === 'state').map((e) => e.data.state);
+      assert.deepEqual(states, ['running', 'paused', 'running', 'succeeded']);
+      const steps = events.seen
+        .filter((e) => e.event === 'target' && e.data.deviceId === 'ro-b')
+        .map((e) => e.data.step);
+      assert.ok(steps.includes('benchmark') && steps.at(-1) === 'done', steps.join(','));
+      assert.ok(
+        events.seen.some(
+          (e) => e.event === 'wave' && e.data.label === 'wave 1' && e.data.state === 'done',
+        ),
+      );
+    } finally {
+      events.close();
+    }
+  });
+
+  it('an abort by API rolls the switched canary back to its previous variant and skips the rest', async () => {
+    const created = await createRollout(fleet, {
+      variantId: v4.variantId,
+      selector: ALL,
+      strategy: { canary: { devices: 1 }, waves: [100], soakMs: 600_000 },
+    });
+    await waitForRollout(
+      fleet,
+      created.id,
+      (r) => r.waves[0]!.state === 'soaking',
+      45_000,
+      'canary soaking',
+    );
+    assert.equal(fleet.agentActive('ro-a').active, v4.sha256);
+    const aborted = await fleet
+      .api()
+      .post(`/api/v1/rollouts/${created.id}/abort`)
+      .set(fx.auth)
+      .send({ reason: 'operator saw wrong answers' });
+    assert.equal(aborted.status, 200);
+    assert.equal(aborted.body.state, 'aborted');
+    assert.equal(aborted.body.reason, 'operator saw wrong answers');
+    const done = await waitForRollout(
+      fleet,
+      created.id,
+      (r) => r.targets.find((t) => t.deviceId === 'ro-a')!.step === 'rolled-back',
+      30_000,
+      'canary rolled back',
+    );
+    assert.deepEqual(
+      done.targets.map((t) => [t.deviceId, t.step]),
+      [
+        ['ro-a', 'rolled-back'],
+        ['ro-b', 'skipped'],
+        ['ro-c', 'skipped'],
+      ],
+    );
+    assert.deepEqual(
+      done.waves.map((w) => w.state),
+      ['aborted', 'pending'],
+    );
+    assert.deepEqual(fleet.agentActive('ro-a'), { active: v3.sha256, previous: v4.sha256 });
+    await waitUntil(
+      async () =>
+        (await fleet.api().get('/api/v1/devices/ro-a').set(fx.auth)).body.activeVariant
+          ?.artifactSha256 === v3.sha256,
+      10_000,
+      'control plane sees ro-a back on v3',
+    );
+    const again = await fleet
+      .api()
+      .post(`/api/v1/rollouts/${created.id}/abort`)
+      .set(fx.auth)
+      .send({});
+    assert.equal(again.status, 409);
+    const resume = await fleet.api().post(`/api/v1/rollouts/${created.id}/resume`).set(fx.auth);
+    assert.equal(resume.status, 409);
+  });
+
+  it('refuses bad requests with a clear 4xx and creates nothing', async () => {
+    const before = (await fleet.api().get('/api/v1/rollouts').set(fx.auth)).body.length as number;
+    const post = (body: unknown) =>
+      fleet
+        .api()
+        .post('/api/v1/rollouts')
+        .set(fx.auth)
+        .send(body as object);
+    const ok = { variantId: v1.variantId, selector: ALL, strategy: { waves: [100], soakMs: 0 } };
+    const cases: [unknown, number, RegExp][] = [
+      [{ ...ok, variantId: 'var_nope' }, 404, /variant "var_nope" not found/],
+      [{ ...ok, selector: {} }, 400, /selector must name/],
+      [{ ...ok, selector: { group: 'no-such-group' } }, 400, /matches no devices/],
+      [
+        { ...ok, strategy: { waves: [10, 50], soakMs: 0 } },
+        400,
+        /last of strategy.waves must be 100/,
+      ],
+      [{ ...ok, strategy: { waves: [50, 20, 100], soakMs: 0 } }, 400, /strictly increasing/],
+      [{ ...ok, strategy: { waves: [], soakMs: 0 } }, 400, /waves/],
+      [
+        { ...ok, strategy: { canary: { devices: 1, percent: 10 }, waves: [100], soakMs: 0 } },
+        400,
+        /not both/,
+      ],
+      [{ ...ok, abortRules: { minAgreement: 2 } }, 400, /minAgreement/],
+      [{ ...ok, strategy: { waves: [100] } }, 400, /soakMs/],
+      [{ ...ok, launchMissiles: true }, 400, /launchMissiles/],
+    ];
+    for (const [body, status, message] of cases) {
+      const res = await post(body);
+      assert.equal(res.status, status, `${JSON.stringify(body)} -> ${res.status} ${res.text}`);
+      assert.match([res.body.message].flat().join('; '), message);
+    }
+    const malformed = await fleet
+      .api()
+      .post('/api/v1/rollouts')
+      .set(fx.auth)
+      .set('Content-Type', 'application/json')
+      .send('{"variantId": ');
+    assert.equal(malformed.status, 400);
+    assert.equal((await fleet.api().get('/api/v1/rollouts/rol_nope').set(fx.auth)).status, 404);
+    assert.equal(
+      (await fleet.api().post('/api/v1/rollouts/rol_nope/pause').set(fx.auth)).status,
+      404,
+    );
+    assert.equal(
+      (await fleet.api().get('/api/v1/rollouts/rol_nope/events').set(fx.auth)).status,
+      404,
+    );
+    assert.equal((await fleet.api().get('/api/v1/rollouts').set(fx.auth)).body.length, before);
+  });
 });
+
+interface SseEvent {
+  event: string;
+  data: Record<string, unknown> & {
+    state?: string;
+    deviceId?: string;
+    step?: string;
+    label?: string;
+  };
+}
+
+/** Reads a server-sent event stream in the background until closed. */
+function streamEvents(url: string, headers: Record<string, string>) {
+  const seen: SseEvent[] = [];
+  const controller = new AbortController();
+  void (async () => {
+    const res = await fetch(url, { headers, signal: controller.signal });
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data) seen.push({ event, data: JSON.parse(data) as SseEvent['data'] });
+      }
+    }
+  })().catch(() => undefined);
+  return { seen, close: () => controller.abort() };
+}
