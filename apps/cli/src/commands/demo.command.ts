@@ -6,6 +6,7 @@
  * `--train-only` keeps the short training demo.
  */
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { countFlag, durationFlag, numberFlag } from '../ui/cli-values';
 import { finalLine, runTraining } from './train.command';
@@ -29,6 +30,7 @@ interface DemoFlags {
   onlineTimeout: number;
   workers: number;
   out?: string;
+  summary?: string;
 }
 
 export function register(program: Command): void {
@@ -76,6 +78,7 @@ export function register(program: Command): void {
       durationFlag('--online-timeout'),
       60_000,
     )
+    .option('--summary <file>', 'also write the outcome (rollouts, job, report) as JSON')
     .option('--train-only', 'only the short training demo (small CNN on MNIST)')
     .option(
       '-w, --workers <n>',
@@ -129,6 +132,7 @@ export function register(program: Command): void {
         onlineTimeoutMs: o.onlineTimeout,
         pollMs: 1000,
       });
+      if (o.summary) writeFileSync(o.summary, JSON.stringify(result, null, 2));
       const ok =
         result.baselineRollout.state === 'succeeded' &&
         (o.skipJob || result.winnerRollout?.state === 'succeeded');
