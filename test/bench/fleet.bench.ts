@@ -32,6 +32,7 @@ import { getFreePort, makeTempDir } from '@edgecompress/testing';
 import { createApiToken } from '../../apps/control-plane/src/main';
 import { AgentSwarm } from './fleet/agent-swarm.driver';
 import { ProcessSampler, type PhaseUsage } from './fleet/process-sampler';
+import { provisionInBulk, type BulkDevice } from './fleet/bulk-provisioning';
 import type { SwarmDevice } from './fleet/swarm-messages';
 import {
   scrapeTransactions,
@@ -58,8 +59,23 @@ interface RunResult {
   mode: 'rollout' | 'fanout';
   transfer: 'full' | 'manifest';
   artifactBytes: number;
-  provisioning: { seconds: number; perSec: number; usage: Phase };
-  connection: { seconds: number; connected: number; online: number; usage: Phase };
+  /** Over REST for the first `restDevices`, in one transaction before start for the rest. */
+  provisioning: {
+    restDevices: number;
+    seconds: number;
+    perSec: number;
+    bulkDevices: number;
+    bulkSeconds: number;
+    usage: Phase;
+  };
+  connection: {
+    seconds: number;
+    connected: number;
+    online: number;
+    /** Slowest swarm process from its first CONNECT to its last SUBACK. */
+    connectMs: number;
+    usage: Phase;
+  };
   rollout: {
     seconds: number;
     state: string;
@@ -84,7 +100,8 @@ interface RunResult {
     };
     usage: Phase;
   };
-  loadAverageAtStart: number;
+  /** 1-minute load average of the machine when the run started and ended (2 cores here). */
+  loadAverage: { start: number; end: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -175,20 +192,31 @@ class HttpError extends Error {
   }
 }
 
-async function provision(api: Api, count: number, concurrency = 8): Promise<SwarmDevice[]> {
+function deviceAt(i: number): BulkDevice {
+  const profileId = PROFILES[i % PROFILES.length]!;
+  return {
+    id: `sim-${String(i).padStart(5, '0')}`,
+    name: `simulated ${i}`,
+    profileId,
+    tags: [profileId, 'simulated'],
+    groups: [GROUP],
+  };
+}
+
+/** POST /api/v1/devices for devices [0, count), a few requests in flight. */
+async function provisionOverRest(api: Api, count: number, concurrency = 8): Promise<SwarmDevice[]> {
   const devices: SwarmDevice[] = new Array(count);
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      const profileId = PROFILES[i % PROFILES.length]!;
-      const id = `sim-${String(i).padStart(5, '0')}`;
+      const d = deviceAt(i);
       const created = await api.call<{ mqtt: { username: string; password: string } }>(
         'POST',
         '/api/v1/devices',
-        { id, name: `simulated ${i}`, groups: [GROUP], tags: [profileId, 'simulated'], profileId },
+        d,
       );
-      devices[i] = { id, password: created.mqtt.password, profileId };
+      devices[i] = { id: d.id, password: created.mqtt.password, profileId: d.profileId };
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -296,6 +324,7 @@ async function run(
     variant: Buffer;
     soakMs: number;
     mode: 'auto' | 'rollout' | 'fanout';
+    restDevices: number;
   },
 ): Promise<RunResult> {
   const dir = makeTempDir('edgec-bench-fleet-');
@@ -306,6 +335,14 @@ async function run(
   const loadAverageAtStart = loadavg()[0]!;
   try {
     const { token } = createApiToken(dir.path, 'bench');
+    // Devices beyond the REST share go straight into the database before the server starts.
+    const restCount = Math.min(devices, options.restDevices);
+    const bulk = Array.from({ length: devices - restCount }, (_, k) => deviceAt(restCount + k));
+    let t = Date.now();
+    const bulkSecrets = await provisionInBulk(dir.path, bulk);
+    const bulkSeconds = (Date.now() - t) / 1000;
+    if (bulk.length > 0)
+      console.log(`  ${bulk.length} devices provisioned in bulk in ${bulkSeconds.toFixed(1)} s`);
     const [httpPort, mqttPort] = [await getFreePort(), await getFreePort()];
     const server = spawn(
       process.execPath,
@@ -352,13 +389,18 @@ async function run(
 
     // 1. provisioning
     await phaseStart();
-    let t = Date.now();
-    const creds = await provision(api, devices);
+    t = Date.now();
+    const creds = [
+      ...(await provisionOverRest(api, restCount)),
+      ...bulk.map((d) => ({ id: d.id, password: bulkSecrets.get(d.id)!, profileId: d.profileId })),
+    ];
     const provisionSeconds = (Date.now() - t) / 1000;
     const provisionUsage = await phaseEnd();
     console.log(
-      `  provisioned ${devices} devices in ${provisionSeconds.toFixed(1)} s (${(devices / provisionSeconds).toFixed(0)}/s)`,
+      `  ${restCount} devices provisioned over REST in ${provisionSeconds.toFixed(1)} s (${(restCount / provisionSeconds).toFixed(0)}/s)`,
     );
+    await swarm.launch();
+    await phaseStart();
 
     // 2. connection: every device connected and seen online by the control plane
     t = Date.now();
@@ -429,14 +471,18 @@ async function run(
       transfer: options.transfer,
       artifactBytes: variant.bytes,
       provisioning: {
+        restDevices: restCount,
         seconds: provisionSeconds,
-        perSec: devices / provisionSeconds,
+        perSec: restCount / provisionSeconds,
+        bulkDevices: bulk.length,
+        bulkSeconds,
         usage: provisionUsage,
       },
       connection: {
         seconds: connectSeconds,
         connected: started.connected,
         online,
+        connectMs: started.slowestProcessMs,
         usage: connectUsage,
       },
       rollout: {
@@ -463,7 +509,7 @@ async function run(
         },
         usage,
       },
-      loadAverageAtStart,
+      loadAverage: { start: loadAverageAtStart, end: loadavg()[0]! },
     };
   } finally {
     sampler?.stop();
@@ -484,6 +530,11 @@ function printRuns(results: RunResult[]): void {
   console.log(
     `\nfleet (source: simulated devices; control plane and embedded broker as one process)`,
   );
+  for (const r of results) {
+    console.log(
+      `${r.devices} devices: load average ${r.loadAverage.start.toFixed(1)} at start, ${r.loadAverage.end.toFixed(1)} at end, on ${availableParallelism()} cores`,
+    );
+  }
   console.log(
     `${'devices'.padStart(8)}${'mode'.padStart(9)}${'transfer'.padStart(10)}${'prov/s'.padStart(8)}${'connect s'.padStart(11)}${'rollout s'.padStart(11)}${'done'.padStart(7)}${'dev/min'.padStart(9)}${'x AWS'.padStart(7)}${'reports/s'.padStart(11)}${'events/s'.padStart(10)}${'cp CPU%'.padStart(9)}${'cp RSS MiB'.padStart(12)}`,
   );
@@ -525,6 +576,7 @@ async function main(): Promise<void> {
       mb: { type: 'string', default: '1' },
       'soak-ms': { type: 'string', default: '0' },
       mode: { type: 'string', default: 'auto' },
+      'rest-devices': { type: 'string', default: '1000' },
     },
   });
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
@@ -546,6 +598,7 @@ async function main(): Promise<void> {
         variant,
         soakMs: Number(values['soak-ms']),
         mode: values.mode as 'auto' | 'rollout' | 'fanout',
+        restDevices: Number(values['rest-devices']),
       }),
     );
   }

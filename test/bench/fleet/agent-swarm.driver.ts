@@ -23,44 +23,51 @@ export class AgentSwarm {
 
   constructor(private readonly processes: number) {}
 
-  /** Splits the devices over the processes and connects them all. */
-  async start(
-    devices: SwarmDevice[],
-    settings: { brokerUrl: string; publicKeyPem: string; transfer: 'full' | 'manifest' },
-    concurrencyPerProcess = 50,
-  ): Promise<SwarmStartResult> {
-    const slices: SwarmDevice[][] = Array.from({ length: this.processes }, () => []);
-    devices.forEach((d, i) => slices[i % this.processes]!.push(d));
-    const results = await Promise.all(
-      slices.map((slice) => {
+  /** Forks the processes and waits until each has loaded its modules. */
+  async launch(): Promise<void> {
+    await Promise.all(
+      Array.from({ length: this.processes }, () => {
         const child = fork(join(__dirname, 'agent-swarm.process.ts'), [], {
           execArgv: ['-r', '@swc-node/register', '--max-old-space-size=2048'],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
         this.children.push(child);
-        return this.request(
+        return this.reply(child, 'ready', 120_000);
+      }),
+    );
+  }
+
+  /** Splits the devices over the processes and connects them all. */
+  async start(
+    devices: SwarmDevice[],
+    settings: { brokerUrl: string; publicKeyPem: string; transfer: 'full' | 'manifest' },
+    concurrencyPerProcess = 50,
+  ): Promise<SwarmStartResult & { slowestProcessMs: number }> {
+    const slices: SwarmDevice[][] = this.children.map(() => []);
+    devices.forEach((d, i) => slices[i % slices.length]!.push(d));
+    const results = (await Promise.all(
+      this.children.map((child, i) =>
+        this.request(
           child,
           {
             type: 'start',
             ...settings,
-            devices: slice,
+            devices: slices[i]!,
             concurrency: concurrencyPerProcess,
           },
           'connected',
           600_000,
-        );
+        ),
+      ),
+    )) as Extract<SwarmReply, { type: 'connected' }>[];
+    return results.reduce<SwarmStartResult & { slowestProcessMs: number }>(
+      (sum, c) => ({
+        connected: sum.connected + c.connected,
+        failed: sum.failed + c.failed,
+        firstError: sum.firstError ?? c.firstError,
+        slowestProcessMs: Math.max(sum.slowestProcessMs, c.ms),
       }),
-    );
-    return results.reduce<SwarmStartResult>(
-      (sum, r) => {
-        const c = r as Extract<SwarmReply, { type: 'connected' }>;
-        return {
-          connected: sum.connected + c.connected,
-          failed: sum.failed + c.failed,
-          firstError: sum.firstError ?? c.firstError,
-        };
-      },
-      { connected: 0, failed: 0, firstError: null },
+      { connected: 0, failed: 0, firstError: null, slowestProcessMs: 0 },
     );
   }
 
@@ -109,10 +116,21 @@ export class AgentSwarm {
     expect: SwarmReply['type'],
     timeoutMs: number,
   ): Promise<SwarmReply> {
+    const answer = this.reply(child, expect, timeoutMs, message.type);
+    child.send(message);
+    return answer;
+  }
+
+  private reply(
+    child: ChildProcess,
+    expect: SwarmReply['type'],
+    timeoutMs: number,
+    what: string = expect,
+  ): Promise<SwarmReply> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`agent swarm did not answer ${message.type} within ${timeoutMs} ms`));
+        reject(new Error(`agent swarm did not answer ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
       const onMessage = (reply: SwarmReply) => {
         if (reply.type === 'fatal') {
@@ -134,7 +152,6 @@ export class AgentSwarm {
       };
       child.on('message', onMessage);
       child.once('exit', onExit);
-      child.send(message);
     });
   }
 }

@@ -78,3 +78,4 @@ process.on('message', (request: SwarmRequest) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+reply({ type: 'ready' });

@@ -20,6 +20,7 @@ export type SwarmRequest =
   | { type: 'stop' };
 
 export type SwarmReply =
+  | { type: 'ready' }
   | { type: 'connected'; connected: number; failed: number; firstError: string | null; ms: number }
   | { type: 'stats'; counters: SwarmCounters; connected: number; rssBytes: number }
   | { type: 'fatal'; message: string };
