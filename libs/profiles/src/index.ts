@@ -4,3 +4,4 @@ export * from './profile-matcher';
 export * from './layer-workload';
 export * from './roofline-predictor';
 export * from './latency-calibration';
+export * from './onnx-workload';

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { buildResNet, buildSmallCnn, exportOnnx, type Graph } from '@edgecompress/engine';
+import {
+  buildResNet,
+  buildSmallCnn,
+  exportOnnx,
+  exportQuantizedOnnx,
+  type Graph,
+} from '@edgecompress/engine';
 import {
   defaultProfilesDir,
   graphWorkload,
@@ -110,7 +116,7 @@ describe('latency predictor calibration in the control plane', () => {
     assert.ok(Date.parse(body.fittedAt) > 0);
   });
 
-  it('predicts an unseen graph per device within 1% of what the device does', () => {
+  it('predicts an unseen graph per device within 1% of what the device does', async () => {
     const [unseen] = graphsOfWidths([20]);
     const onnx = Buffer.from(
       exportOnnx(buildSmallCnn({ inputShape: [28, 28, 1], numClasses: 10, widths: [20, 40, 80] })),
@@ -128,6 +134,15 @@ describe('latency predictor calibration in the control plane', () => {
         `${device}: ${got.ms} vs ${expected}`,
       );
     }
+    // A QDQ (int8) export of the same graph is priced too, at int8 rates.
+    const qdq = await exportQuantizedOnnx(
+      buildSmallCnn({ inputShape: [28, 28, 1], numClasses: 10, widths: [20, 40, 80] }),
+      { calibration: { data: new Float32Array(4 * 28 * 28).fill(0.5), count: 4 } },
+    );
+    const int8 = latency.predict(Buffer.from(qdq.bytes), PROFILE, 'pi-fast');
+    const float = latency.predict(onnx, PROFILE, 'pi-fast');
+    assert.ok(int8.ms > 0 && int8.ms < float.ms, `int8 ${int8.ms} vs float ${float.ms}`);
+
     const uncalibrated = latency.predict(onnx, 'jetson-nano');
     assert.equal(uncalibrated.calibrated, false);
     assert.throws(() => latency.predict(Buffer.from('garbage!'), PROFILE), /cannot predict/);

@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { importOnnx } from '@edgecompress/engine';
 import {
-  graphWorkload,
   LatencyCalibration,
+  onnxWorkload,
   predictorReport,
   workloadTerms,
   graphSeconds,
@@ -93,7 +92,7 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
     if (known) return known;
     let workload: LayerWorkload[];
     try {
-      workload = graphWorkload(importOnnx(onnx).model.graph);
+      workload = onnxWorkload(onnx);
     } catch (err) {
       throw invalid(`cannot predict latency of this ONNX graph: ${(err as Error).message}`);
     }
