@@ -9,6 +9,7 @@ import { CONFIG, type ControlPlaneConfig } from './config/control-plane.config';
 import { DatabaseModule } from './database/database.module';
 import { DevicesModule } from './devices/devices.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { LatencyModule } from './latency/latency.module';
 import { MeasurementsModule } from './measurements/measurements.module';
 import { ModelsModule } from './models/models.module';
@@ -56,6 +57,7 @@ export class AppModule {
         DevicesModule,
         MqttTransportModule,
         MeasurementsModule,
+        JobsModule,
         ModelsModule,
         CommandsModule,
         MqttGatewayModule,

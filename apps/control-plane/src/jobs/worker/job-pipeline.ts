@@ -1,0 +1,413 @@
+/**
+ * What a job's child process does: load the base model and the dataset, run AAP (checkpointed
+ * every round) and then SQAKD on its result when asked, and report every round, its variant
+ * file and the progress to the parent. A restarted job resumes from the last checkpoint: AAP
+ * rounds already finished are not run again, a finished stage is not run again.
+ */
+import {
+  type AapCheckpoint,
+  type AapEvent,
+  CachedLatencyOracle,
+  type LatencyOracle,
+  type Objective,
+  modelCost,
+  parseBitSpec,
+  runAap,
+  runSqakd,
+  validateQuantizationConfig,
+} from '@edgecompress/compress';
+import {
+  type Dataset,
+  type Model,
+  evaluate,
+  exportOnnx,
+  importOnnx,
+  initEngineBackend,
+  loadDataset,
+  loadModel,
+  serializeModel,
+  syntheticDataset,
+} from '@edgecompress/engine';
+import { readFileSync } from 'node:fs';
+import type { JobMethod, JobProgress, JobRoundRecord, JobSpec } from '../job.types';
+import { IpcLatencyOracle, type LatencyChannel, deployableOnnx } from './ipc-latency.oracle';
+import { JobCheckpointStore, writeFileAtomically } from './job-checkpoint.store';
+import type { ChildMessage, WorkerRound, WorkerStart } from './job-worker.protocol';
+
+export interface PipelineChannel extends LatencyChannel {
+  send(message: ChildMessage): void;
+}
+
+export function loadJobDataset(spec: JobSpec, model: Model): Dataset {
+  const { name, limitTrain, limitTest } = spec.dataset;
+  if (name === 'synthetic') {
+    // Synthetic data takes the model's own input shape and classes.
+    return syntheticDataset({
+      inputShape: model.graph.inputShape as [number, number, number],
+      numClasses: model.graph.numClasses,
+      trainCount: limitTrain ?? 600,
+      testCount: limitTest ?? 200,
+      seed: 7,
+    });
+  }
+  const limit = {
+    ...(limitTrain ? { train: limitTrain } : {}),
+    ...(limitTest ? { test: limitTest } : {}),
+  };
+  const dataset = loadDataset(name, limitTrain || limitTest ? { limit } : {});
+  if (
+    dataset.inputShape.join('x') !== model.graph.inputShape.join('x') ||
+    dataset.numClasses !== model.graph.numClasses
+  ) {
+    throw new Error(
+      `the model takes [${model.graph.inputShape.join(', ')}] with ${model.graph.numClasses} classes, ` +
+        `but ${dataset.name} has [${dataset.inputShape.join(', ')}] with ${dataset.numClasses}`,
+    );
+  }
+  return dataset;
+}
+
+/** The compress library's objective for a job's objective; the device is named by `deviceKey`. */
+export function compressObjective(spec: JobSpec, deviceKey: string | null): Objective {
+  const o = spec.objective;
+  return {
+    metric: o.metric,
+    ...(o.target !== undefined ? { target: o.target } : {}),
+    maxAccuracyDrop: o.maxAccuracyDrop,
+    ...(deviceKey ? { device: deviceKey } : {}),
+    latencySource: o.latencySource,
+  };
+}
+
+export class JobPipeline {
+  private readonly store: JobCheckpointStore;
+  private readonly oracle: IpcLatencyOracle | null;
+  private readonly cachedOracle: LatencyOracle | undefined;
+  private readonly ext: 'ecm' | 'onnx';
+
+  constructor(
+    private readonly start: WorkerStart,
+    private readonly channel: PipelineChannel,
+  ) {
+    this.store = new JobCheckpointStore(start.workDir);
+    this.oracle = start.deviceKey ? new IpcLatencyOracle(channel, start.deviceKey) : null;
+    this.cachedOracle = this.oracle ? new CachedLatencyOracle(this.oracle) : undefined;
+    this.ext = start.baseFormat === 'engine' ? 'ecm' : 'onnx';
+  }
+
+  async run(): Promise<void> {
+    await initEngineBackend();
+    const { spec } = this.start;
+    const base =
+      this.start.baseFormat === 'engine'
+        ? loadModel(this.start.baseModelPath)
+        : importOnnx(readFileSync(this.start.baseModelPath)).model;
+    const dataset = loadJobDataset(spec, base);
+    this.log(
+      `${spec.pipeline.join(' -> ')} on ${base.graph.architecture} with ${dataset.name} ` +
+        `(${dataset.train.count} train / ${dataset.test.count} test)`,
+    );
+    let current = base;
+    for (const [index, method] of spec.pipeline.entries()) {
+      const last = index === spec.pipeline.length - 1;
+      const share = (f: number): number => (index + f) / spec.pipeline.length;
+      current =
+        method === 'aap'
+          ? await this.runAapStage(current, dataset, last, share)
+          : await this.runSqakdStage(base, current, dataset, last, share);
+    }
+    this.progress({ step: 'done', fraction: 1, message: 'finished' });
+  }
+
+  private async runAapStage(
+    input: Model,
+    dataset: Dataset,
+    last: boolean,
+    share: (f: number) => number,
+  ): Promise<Model> {
+    const o = this.start.spec.options?.aap ?? {};
+    const done = this.store.loadStage('aap');
+    if (done) {
+      this.log(`aap finished before a restart (round ${done.result.round}); not run again`);
+      if (last) this.sendFinal('aap', done.model, done.result.summary, done.result.round);
+      return done.model;
+    }
+    const saved = this.store.loadAap();
+    const predictedMs = saved?.predictedMs ?? new Map<number, number | null>();
+    const sent = new Set<number>();
+    if (saved) {
+      const lastRound = saved.checkpoint.trajectory.at(-1)!.round;
+      this.log(`resuming aap after round ${lastRound}`);
+      // The parent ignores records it already has; these fill any gap a restart left.
+      for (const record of saved.checkpoint.trajectory) {
+        this.sendAapRecord(record, predictedMs, saved.checkpoint.models);
+        sent.add(record.round);
+      }
+    }
+    const maxRounds = o.maxRounds ?? 10;
+    const fineTune = o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 };
+    if (this.oracle) this.oracle.label = `job ${this.start.jobId} aap baseline`;
+    const result = await runAap(
+      input,
+      dataset,
+      {
+        objective: compressObjective(this.start.spec, this.start.deviceKey),
+        fineTune: {
+          ...fineTune,
+          batchSize: o.batchSize ?? 64,
+          lr: o.lr ?? 0.01,
+          weightDecay: o.weightDecay ?? 5e-4,
+          seed: o.seed ?? 0,
+        },
+        maxRounds,
+        testEveryRound: true,
+        ...(o.lambda !== undefined ? { lambda: o.lambda } : {}),
+        ...(o.validationCount !== undefined ? { validationCount: o.validationCount } : {}),
+        ...(o.calibrationBatches !== undefined ? { calibrationBatches: o.calibrationBatches } : {}),
+        ...(o.minChannels !== undefined ? { minChannels: o.minChannels } : {}),
+        ...(o.wallClockMs !== undefined ? { wallClockMs: o.wallClockMs } : {}),
+        ...(saved ? { resumeFrom: saved.checkpoint } : {}),
+        onProgress: (e: AapEvent) => this.onAapEvent(e, maxRounds, share, predictedMs),
+        onCheckpoint: (cp: AapCheckpoint) => {
+          this.store.saveAap(cp, predictedMs);
+          for (const record of cp.trajectory) {
+            if (sent.has(record.round)) continue;
+            this.sendAapRecord(record, predictedMs, cp.models);
+            sent.add(record.round);
+          }
+        },
+      },
+      this.cachedOracle,
+    );
+    const summary = {
+      threshold: result.trajectory.find((r) => r.round === result.round)?.threshold ?? 0,
+      lambda: result.provenance.lambda,
+      accuracy: result.metrics.accuracy,
+      testAccuracy: result.metrics.testAccuracy ?? null,
+      latencyMs: result.metrics.latencyMs ?? null,
+      latencySource: result.metrics.latencySource ?? null,
+      predictedMs: predictedMs.get(result.round) ?? null,
+      lastRound: result.trajectory.at(-1)!.round,
+      summary: result.summary,
+    };
+    this.store.saveStage('aap', result.model, { round: result.round, summary });
+    this.log(result.summary);
+    if (last) this.sendFinal('aap', result.model, summary, result.round);
+    return result.model;
+  }
+
+  private onAapEvent(
+    e: AapEvent,
+    maxRounds: number,
+    share: (f: number) => number,
+    predictedMs: Map<number, number | null>,
+  ): void {
+    if (e.kind === 'baseline') {
+      predictedMs.set(0, this.oracle?.lastPredictedMs ?? null);
+      this.progress({ step: 'aap', fraction: share(0), message: 'baseline measured' });
+    } else if (e.kind === 'round-start') {
+      if (this.oracle) this.oracle.label = `job ${this.start.jobId} aap round ${e.round}`;
+      this.progress({
+        step: 'aap',
+        fraction: share((e.round - 1) / maxRounds),
+        message: `round ${e.round}: threshold ${e.threshold.toPrecision(4)}, -${e.removedChannels} channels`,
+      });
+    } else if (e.kind === 'fine-tune') {
+      const within = (e.step + 1) / Math.max(1, e.totalSteps);
+      this.progress({
+        step: 'aap',
+        fraction: share((e.round - 1 + within) / maxRounds),
+        message: `round ${e.round}: fine-tune step ${e.step + 1}/${e.totalSteps}, loss ${e.loss.toFixed(3)}`,
+      });
+    } else if (e.kind === 'round') {
+      predictedMs.set(e.record.round, this.oracle?.lastPredictedMs ?? null);
+      this.progress({
+        step: 'aap',
+        fraction: share(e.record.round / maxRounds),
+        message: `round ${e.record.round}: ${e.record.verdict}`,
+      });
+    }
+  }
+
+  private sendAapRecord(
+    record: AapCheckpoint['trajectory'][number],
+    predictedMs: ReadonlyMap<number, number | null>,
+    models: ReadonlyMap<number, Model>,
+  ): void {
+    const m = record.metrics;
+    let variantPath: string | null = null;
+    const model = models.get(record.round);
+    if (record.verdict === 'kept' && model) {
+      variantPath = this.store.variantPath('aap', record.round, this.ext);
+      writeFileAtomically(variantPath, this.variantBytesSync(model));
+    }
+    const message: WorkerRound = {
+      type: 'round',
+      record: {
+        method: 'aap',
+        round: record.round,
+        threshold: record.threshold,
+        lambda: record.lambda,
+        params: m.params,
+        flops: m.flops,
+        bytes: m.sizeBytes,
+        accuracy: m.accuracy,
+        testAccuracy: m.testAccuracy ?? null,
+        latencyMs: m.latencyMs ?? null,
+        latencySource: latencySourceOf(m.latencySource),
+        predictedMs: predictedMs.get(record.round) ?? null,
+        verdict: record.verdict,
+      },
+      variantPath,
+      sameAsRound: null,
+      options: {
+        threshold: record.threshold,
+        lambda: record.lambda,
+        startFrom: record.startFrom,
+        removedChannels: record.removedChannels,
+      },
+    };
+    this.channel.send(message);
+  }
+
+  /** The stage's result as the job's final record; its variant is the one of `round`. */
+  private sendFinal(
+    method: JobMethod,
+    model: Model,
+    summary: Record<string, unknown>,
+    round: number,
+  ): void {
+    const cost = modelCost(model);
+    const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+    this.channel.send({
+      type: 'round',
+      record: {
+        method,
+        round: (num(summary.lastRound) ?? round) + 1,
+        threshold: num(summary.threshold) ?? 0,
+        lambda: num(summary.lambda) ?? 0,
+        params: cost.params,
+        flops: cost.flops,
+        bytes: num(summary.bytes) ?? cost.sizeBytes,
+        accuracy: num(summary.accuracy) ?? 0,
+        testAccuracy: num(summary.testAccuracy),
+        latencyMs: num(summary.latencyMs),
+        latencySource: latencySourceOf(summary.latencySource),
+        predictedMs: num(summary.predictedMs),
+        verdict: 'final',
+      },
+      variantPath: null,
+      sameAsRound: round,
+      options: { summary: summary.summary ?? null },
+    });
+  }
+
+  private async runSqakdStage(
+    teacher: Model,
+    student: Model,
+    dataset: Dataset,
+    last: boolean,
+    share: (f: number) => number,
+  ): Promise<Model> {
+    const done = this.store.loadStage('sqakd');
+    if (done) {
+      this.log('sqakd finished before a restart; not run again');
+      await this.sendSqakdRecord(done.model, done.result.summary, last);
+      return done.model;
+    }
+    const o = this.start.spec.options?.sqakd ?? {};
+    const quantization = {
+      ...parseBitSpec(o.bits ?? 'w8a8'),
+      quantizer: o.quantizer ?? 'lsq',
+    };
+    validateQuantizationConfig(quantization);
+    const epochs = o.epochs ?? 1;
+    this.progress({ step: 'sqakd', fraction: share(0), message: `quantizing ${o.bits ?? 'w8a8'}` });
+    const result = runSqakd(dataset, {
+      teacher,
+      studentInit: student,
+      quantization,
+      epochs,
+      ...(o.stepsPerEpoch !== undefined ? { stepsPerEpoch: o.stepsPerEpoch } : {}),
+      batchSize: Math.min(o.batchSize ?? 64, dataset.train.count),
+      loss: o.loss ?? 'kd',
+      seed: o.seed ?? 0,
+      ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
+      onProgress: (p) =>
+        this.progress({
+          step: 'sqakd',
+          fraction: share((p.epoch + (p.step + 1) / Math.max(1, p.stepsPerEpoch)) / epochs),
+          message: `epoch ${p.epoch + 1}/${epochs} step ${p.step + 1}/${p.stepsPerEpoch}, loss ${p.loss.toFixed(3)}`,
+        }),
+    });
+    if (this.oracle) this.oracle.label = `job ${this.start.jobId} sqakd`;
+    const latency = this.cachedOracle
+      ? await this.cachedOracle.measure(result.model, this.start.deviceKey!)
+      : undefined;
+    const onnx = await deployableOnnx(result.model);
+    const summary = {
+      accuracy: dataset.test.labels ? evaluate(result.model, dataset.test).accuracy : 0,
+      bytes: onnx.length,
+      latencyMs: latency?.p50Ms ?? null,
+      latencySource: latency?.source ?? null,
+      predictedMs: latency ? (this.oracle?.lastPredictedMs ?? null) : null,
+      bits: o.bits ?? 'w8a8',
+      quantizer: quantization.quantizer,
+    };
+    this.store.saveStage('sqakd', result.model, { round: 1, summary });
+    await this.sendSqakdRecord(result.model, summary, last);
+    return result.model;
+  }
+
+  private async sendSqakdRecord(
+    model: Model,
+    summary: Record<string, unknown>,
+    last: boolean,
+  ): Promise<void> {
+    const cost = modelCost(model);
+    const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+    const variantPath = this.store.variantPath('sqakd', 1, this.ext);
+    writeFileAtomically(
+      variantPath,
+      this.ext === 'ecm' ? serializeModel(model) : await deployableOnnx(model),
+    );
+    this.channel.send({
+      type: 'round',
+      record: {
+        method: 'sqakd',
+        round: 1,
+        threshold: 0,
+        lambda: 0,
+        params: cost.params,
+        flops: cost.flops,
+        bytes: num(summary.bytes) ?? cost.sizeBytes,
+        accuracy: num(summary.accuracy) ?? 0,
+        testAccuracy: num(summary.accuracy),
+        latencyMs: num(summary.latencyMs),
+        latencySource: latencySourceOf(summary.latencySource),
+        predictedMs: num(summary.predictedMs),
+        verdict: last ? 'final' : 'kept',
+      },
+      variantPath,
+      sameAsRound: null,
+      options: { bits: summary.bits, quantizer: summary.quantizer },
+    });
+  }
+
+  /** AAP candidates are float models: the engine file or the plain (synchronous) ONNX export. */
+  private variantBytesSync(model: Model): Uint8Array {
+    return this.ext === 'ecm' ? serializeModel(model) : exportOnnx(model);
+  }
+
+  private progress(progress: JobProgress): void {
+    this.channel.send({ type: 'progress', progress });
+  }
+
+  private log(message: string): void {
+    this.channel.send({ type: 'log', message });
+  }
+}
+
+function latencySourceOf(source: unknown): JobRoundRecord['latencySource'] {
+  return source === 'measured' || source === 'predicted' ? source : null;
+}

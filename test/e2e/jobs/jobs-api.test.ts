@@ -1,0 +1,242 @@
+/**
+ * Compression jobs through the REST API on a real control plane (SQLite file, embedded broker,
+ * job child processes): validation, a predicted-latency job from queue to variants and the
+ * Pareto view, the event stream, and cancellation.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import { finished, getJob, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+
+describe('compression jobs over REST', () => {
+  let fx: ControlPlaneFixture;
+  let base: { modelId: string; variantId: string };
+
+  before(async () => {
+    // The job runner reads its own setting from the process environment.
+    process.env.EC_JOB_CONCURRENCY = '1';
+    fx = await startFixture();
+    base = await uploadBaseModel(fx);
+  });
+  after(async () => {
+    await fx.close();
+    fx.dir.cleanup();
+    delete process.env.EC_JOB_CONCURRENCY;
+  });
+
+  const post = (body: unknown) =>
+    fx
+      .api()
+      .post('/api/v1/jobs')
+      .set(fx.auth)
+      .send(body as object);
+
+  it('refuses bad requests with 400/404 and queues nothing', async () => {
+    const unknown = await post(jobRequest('var_does_not_exist'));
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.message, /variant "var_does_not_exist" not found/);
+
+    const empty = await post(jobRequest(base.variantId, { pipeline: [] }));
+    assert.equal(empty.status, 400);
+    assert.match(JSON.stringify(empty.body.message), /at least one method/);
+
+    const method = await post(jobRequest(base.variantId, { pipeline: ['prune-everything'] }));
+    assert.equal(method.status, 400);
+
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [
+        { metric: 'params', target: 80, maxAccuracyDrop: 1, latencySource: 'predicted' },
+        /fraction to remove/,
+      ],
+      [
+        { metric: 'latency', target: 2, maxAccuracyDrop: 1, latencySource: 'measured' },
+        /needs objective.device/,
+      ],
+      [
+        { metric: 'accuracy', target: 0.5, maxAccuracyDrop: 1, latencySource: 'predicted' },
+        /takes no target/,
+      ],
+      [
+        {
+          metric: 'latency',
+          target: 2,
+          maxAccuracyDrop: 1,
+          latencySource: 'predicted',
+          device: { profileId: 'no-such-board' },
+        },
+        /profile "no-such-board" not found/,
+      ],
+      [{ metric: 'speed', maxAccuracyDrop: 1, latencySource: 'predicted' }, /metric/],
+      [
+        { metric: 'params', target: 0.5, maxAccuracyDrop: -1, latencySource: 'predicted' },
+        /maxAccuracyDrop/,
+      ],
+    ];
+    for (const [objective, message] of cases) {
+      const res = await post(jobRequest(base.variantId, { objective }));
+      assert.ok(
+        res.status === 400 || res.status === 404,
+        `${JSON.stringify(objective)} -> ${res.status}`,
+      );
+      assert.match(String(res.body.message), message);
+    }
+    const extra = await post({ ...jobRequest(base.variantId), shell: 'rm -rf /' });
+    assert.equal(extra.status, 400);
+
+    const list = await fx.api().get('/api/v1/jobs').set(fx.auth);
+    assert.deepEqual(list.body, []);
+    assert.equal((await fx.api().get('/api/v1/jobs/job_nope').set(fx.auth)).status, 404);
+    assert.equal((await fx.api().post('/api/v1/jobs/job_nope/cancel').set(fx.auth)).status, 404);
+    assert.equal((await fx.api().get('/api/v1/jobs').set({})).status, 401);
+  });
+
+  it('runs an AAP job with predicted latency to succeeded: rounds, variants, Pareto set', async () => {
+    const created = await post(
+      jobRequest(base.variantId, {
+        name: 'predicted',
+        objective: {
+          metric: 'params',
+          target: 0.4,
+          maxAccuracyDrop: 50,
+          device: { profileId: 'generic-x86-64' },
+          latencySource: 'predicted',
+        },
+      }),
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.state, 'queued');
+    const job = await waitForJob(fx, created.body.id, finished, 60_000, 'job finished');
+    assert.equal(job.state, 'succeeded', job.error ?? '');
+    assert.equal(job.progress.fraction, 1);
+
+    const [baseline, ...rest] = job.rounds;
+    assert.equal(baseline!.verdict, 'baseline');
+    assert.equal(baseline!.variantId, base.variantId);
+    assert.equal(baseline!.latencySource, 'predicted');
+    assert.ok(baseline!.latencyMs! > 0 && baseline!.latencyMs === baseline!.predictedMs);
+    const final = job.rounds.at(-1)!;
+    assert.equal(final.verdict, 'final');
+    assert.equal(job.resultVariantId, final.variantId);
+    const kept = rest.filter((r) => r.verdict === 'kept');
+    assert.ok(kept.length >= 1, JSON.stringify(job.rounds));
+    for (const r of kept) {
+      assert.ok(r.variantId, `round ${r.round} has a variant`);
+      assert.ok(r.params < baseline!.params, 'pruned rounds have fewer parameters');
+      assert.ok(r.latencyMs! > 0 && r.latencyMs! <= baseline!.latencyMs!, 'and predict no slower');
+    }
+    assert.deepEqual(
+      job.candidateVariantIds,
+      kept.map((r) => r.variantId),
+    );
+    assert.deepEqual(
+      job.rounds.map((r) => r.round),
+      [...new Set(job.rounds.map((r) => r.round))],
+      'each round once',
+    );
+
+    // Every kept round is a stored variant of the base model, with the job in its provenance.
+    const variant = await fx.api().get(`/api/v1/variants/${kept[0]!.variantId}`).set(fx.auth);
+    assert.equal(variant.status, 200);
+    assert.equal(variant.body.modelId, base.modelId);
+    assert.equal(variant.body.method, 'aap');
+    assert.equal(variant.body.provenance.jobId, job.id);
+    assert.equal(variant.body.provenance.round, kept[0]!.round);
+    assert.equal(variant.body.params, kept[0]!.params);
+
+    const pareto = await fx
+      .api()
+      .get(`/api/v1/variants/pareto?modelId=${base.modelId}&profileId=generic-x86-64`)
+      .set(fx.auth);
+    assert.equal(pareto.status, 200, JSON.stringify(pareto.body));
+    const ids = (pareto.body.points as { variantId: string }[]).map((p) => p.variantId);
+    for (const id of [base.variantId, ...job.candidateVariantIds]) assert.ok(ids.includes(id));
+    const pruned = (
+      pareto.body.points as { variantId: string; p50Ms: number; latencySource: string }[]
+    ).find((p) => p.variantId === kept[0]!.variantId)!;
+    assert.equal(pruned.p50Ms, kept[0]!.latencyMs);
+    assert.equal(pruned.latencySource, 'predicted');
+    assert.ok((pareto.body.pareto as string[]).length >= 1);
+    assert.ok((pareto.body.pareto as string[]).every((id) => ids.includes(id)));
+    assert.equal(
+      (await fx.api().get('/api/v1/variants/pareto').set(fx.auth)).status,
+      400,
+      'modelId is required',
+    );
+
+    // The job's files are gone; its variants stay.
+    assert.equal(existsSync(join(fx.dir.path, 'jobs', job.id)), false);
+  });
+
+  it('streams state, progress and rounds over SSE until the job ends', async () => {
+    const created = await post(jobRequest(base.variantId, { name: 'streamed' }));
+    assert.equal(created.status, 201);
+    const res = await fetch(`${fx.cp.httpUrl}/api/v1/jobs/${created.body.id}/events`, {
+      headers: fx.auth,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = await res.text(); // ends when the job finishes
+    const events = text
+      .split('\n\n')
+      .filter((block) => block.includes('data:'))
+      .map((block) => ({
+        type: /event: (\w+)/.exec(block)?.[1],
+        data: JSON.parse(/data: (.*)/.exec(block)![1]!) as Record<string, unknown>,
+      }));
+    const kinds = new Set(events.map((e) => e.type));
+    for (const k of ['state', 'progress', 'round']) assert.ok(kinds.has(k), `has ${k} events`);
+    assert.equal(events[0]!.type, 'state');
+    const last = events.at(-1)!;
+    assert.equal(last.type, 'state');
+    assert.equal(last.data.state, 'succeeded');
+    const rounds = events.filter((e) => e.type === 'round').map((e) => e.data.round);
+    assert.deepEqual(
+      rounds,
+      (last.data.rounds as { round: number }[]).map((r) => r.round),
+    );
+  });
+
+  it('cancels a running job: the child is stopped and the job is cancelled', async () => {
+    const created = await post(
+      jobRequest(base.variantId, {
+        name: 'long',
+        options: { aap: { maxRounds: 100, steps: 400, batchSize: 32, validationCount: 60 } },
+      }),
+    );
+    assert.equal(created.status, 201);
+    const id = created.body.id as string;
+    await waitForJob(
+      fx,
+      id,
+      (j) => j.state === 'running' && j.rounds.length >= 1,
+      30_000,
+      'baseline',
+    );
+    const cancel = await fx.api().post(`/api/v1/jobs/${id}/cancel`).set(fx.auth);
+    assert.equal(cancel.status, 202);
+    const job = await waitForJob(fx, id, finished, 10_000, 'cancelled');
+    assert.equal(job.state, 'cancelled');
+    assert.ok(job.finishedAt);
+    assert.equal(existsSync(join(fx.dir.path, 'jobs', id)), false);
+    const again = await fx.api().post(`/api/v1/jobs/${id}/cancel`).set(fx.auth);
+    assert.equal(again.status, 409);
+
+    // A queued job is cancelled at once, and never starts.
+    const blocker = await post(jobRequest(base.variantId, { name: 'blocker' }));
+    const queued = await post(jobRequest(base.variantId, { name: 'queued' }));
+    assert.equal(
+      (await getJob(fx, queued.body.id)).state,
+      'queued',
+      JSON.stringify(await getJob(fx, blocker.body.id)),
+    );
+    const c2 = await fx.api().post(`/api/v1/jobs/${queued.body.id}/cancel`).set(fx.auth);
+    assert.equal(c2.body.state, 'cancelled');
+    await waitForJob(fx, blocker.body.id, finished, 60_000, 'blocker finished');
+    const q = await getJob(fx, queued.body.id);
+    assert.equal(q.state, 'cancelled');
+    assert.equal(q.startedAt, null);
+    assert.deepEqual(q.rounds, []);
+  });
+});
