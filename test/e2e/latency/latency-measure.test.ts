@@ -265,6 +265,15 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     );
     assert.equal(view.calibrated, true);
     assert.equal(view.mode, 'scale');
+
+    // Every device figure behind the answers so far, by outcome, and the answers by source.
+    const metrics = (await fleet.fx.api().get('/metrics')).text;
+    const series = (line: string) => Number(new RegExp(`^${line} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(series('ec_latency_device_results_total\\{outcome="measured"\\}'), 5);
+    assert.equal(series('ec_latency_device_results_total\\{outcome="cached"\\}'), 4);
+    assert.equal(series('ec_latency_device_results_total\\{outcome="failed"\\}'), 2);
+    assert.equal(series('ec_latency_answers_total\\{source="measured"\\}'), 5);
+    assert.equal(series('ec_latency_answers_total\\{source="predicted"\\}'), 1);
     const missing = await fleet.fx
       .api()
       .get('/api/v1/profiles/no-such-profile/predictor')

@@ -18,6 +18,7 @@ import { LOGGER, type Logger } from '../common/logger';
 import { CommandsService } from '../commands/commands.service';
 import { SqliteDatabase } from '../database/sqlite.database';
 import { ProfilesService } from '../profiles/profiles.service';
+import { LatencyMetrics } from './latency.metrics';
 import { LatencyRepository } from './latency.repository';
 
 /** What `GET /api/v1/profiles/:id/predictor` answers. */
@@ -65,6 +66,7 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
     private readonly artifacts: ArtifactsService,
     private readonly commands: CommandsService,
     private readonly database: SqliteDatabase,
+    private readonly metrics: LatencyMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -223,6 +225,10 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
   ): void {
     this.calibration = calibration;
     this.quality = new Map(quality.map((q) => [q.profileId, q]));
+    this.metrics.predictorMape.reset();
+    for (const q of quality)
+      if (q.heldOut.count > 0)
+        this.metrics.predictorMape.set({ profile: q.profileId }, q.heldOut.mapePercent);
     this.fittedAt = fittedAt;
   }
 

@@ -3,6 +3,7 @@ import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { CommandsModule } from '../commands/commands.module';
 import { DevicesModule } from '../devices/devices.module';
 import { ProfilesModule } from '../profiles/profiles.module';
+import { LatencyMetrics } from './latency.metrics';
 import { LatencyPredictorService } from './latency-predictor.service';
 import { LatencyRepository } from './latency.repository';
 import { LatencyService } from './latency.service';
@@ -12,7 +13,7 @@ import { PredictorController } from './predictor.controller';
 @Module({
   imports: [ArtifactsModule, CommandsModule, DevicesModule, ProfilesModule],
   controllers: [PredictorController],
-  providers: [LatencyRepository, LatencyPredictorService, LatencyService],
+  providers: [LatencyMetrics, LatencyRepository, LatencyPredictorService, LatencyService],
   exports: [LatencyService, LatencyPredictorService],
 })
 export class LatencyModule {}

@@ -12,6 +12,7 @@ import { isEmptySelector, type DeviceSelector } from '../devices/device-selector
 import { DevicesService } from '../devices/devices.service';
 import { runBenchmarkAttempt, type AttemptOutcome } from './device-benchmark.runner';
 import { aggregateDeviceP50s } from './latency-aggregate';
+import { LatencyMetrics } from './latency.metrics';
 import { LatencyPredictorService } from './latency-predictor.service';
 import { LatencyRepository } from './latency.repository';
 
@@ -100,6 +101,7 @@ export class LatencyService {
     private readonly repository: LatencyRepository,
     private readonly audit: AuditLogRepository,
     private readonly database: SqliteDatabase,
+    private readonly metrics: LatencyMetrics,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -126,6 +128,7 @@ export class LatencyService {
       const cached = this.repository.cached(sha, device.id);
       if (!cached) continue;
       tried.add(device.id);
+      this.metrics.deviceResults.inc({ outcome: 'cached' });
       perDevice.push({
         deviceId: device.id,
         p50Ms: cached.p50_ms,
@@ -165,6 +168,7 @@ export class LatencyService {
       if (outcome === 'wake') continue;
       running.delete(outcome.deviceId);
       if (outcome.ok) {
+        this.metrics.deviceResults.inc({ outcome: 'measured' });
         const row = this.repository.byCommand(outcome.commandId);
         const { p50, p90, p99 } = outcome.report.latencyMs;
         perDevice.push({
@@ -177,6 +181,7 @@ export class LatencyService {
         });
       } else {
         failures++;
+        this.metrics.deviceResults.inc({ outcome: 'failed' });
         reasons.push(`${outcome.deviceId}: ${outcome.reason}`);
       }
     }
@@ -201,6 +206,7 @@ export class LatencyService {
                 : 'the graph could not be imported for prediction'
             }; ${why}`,
           );
+        this.metrics.answers.inc({ source: 'predicted' });
         return {
           p50Ms: predictedMs,
           spreadMs: { min: predictedMs, max: predictedMs },
@@ -212,6 +218,7 @@ export class LatencyService {
       }
       throw new LatencyUnavailableError(`latency of ${sha.slice(0, 12)} not measured: ${why}`);
     }
+    this.metrics.answers.inc({ source: 'measured' });
     return {
       ...aggregateDeviceP50s(perDevice.map((d) => d.p50Ms)),
       perDevice,
