@@ -5,12 +5,13 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKeyPair } from '@edgecompress/protocol';
 import { foreverModel, mlpModel, notOnnxBytes } from '../../fixtures/agent/onnx-fixture-models';
 import {
   FakeControlPlane,
+  receivedChunks,
   spawnAgent,
   startMosquitto,
   tempDir,
@@ -184,9 +185,8 @@ describe('agent faults (real agent process, mosquitto)', () => {
     const chunks = Math.ceil(bytes.length / 4096);
     const sha = await cp.publishArtifact(bytes, { skip: [chunks - 1] });
     const id = await cp.send({ type: 'deploy', artifact: { sha256: sha } });
-    const incoming = join(dataDir, 'incoming', sha);
     await waitUntil(
-      () => existsSync(incoming) && readdirSync(incoming).length >= chunks - 1,
+      () => receivedChunks(dataDir, sha, bytes, 4096) >= chunks - 1,
       10_000,
       'chunks received',
     );

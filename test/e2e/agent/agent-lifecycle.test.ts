@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mlpModel, mlpReference } from '../../fixtures/agent/onnx-fixture-models';
 import {
   FakeControlPlane,
@@ -183,6 +183,10 @@ describe('agent lifecycle over aedes (real agent process)', () => {
   });
 
   it('keeps no partial or temp files in the model store', () => {
-    assert.equal(existsSync(join(dir.path, 'data', 'incoming', shaA)), false);
+    assert.deepEqual(readdirSync(join(dir.path, 'data', 'incoming')), []);
+    assert.deepEqual(
+      readdirSync(join(dir.path, 'data', 'models')).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
   });
 });

@@ -208,6 +208,27 @@ function childPids(pid: number): number[] {
   }
 }
 
+/** Chunks of `bytes` already in place in the agent's partial file of `sha` (the store's layout). */
+export function receivedChunks(
+  dataDir: string,
+  sha: string,
+  bytes: Buffer,
+  chunkSize: number,
+): number {
+  let part: Buffer;
+  try {
+    part = readFileSync(join(dataDir, 'incoming', `${sha}.part`));
+  } catch {
+    return 0;
+  }
+  let count = 0;
+  for (let i = 0; i * chunkSize < bytes.length; i++) {
+    const want = bytes.subarray(i * chunkSize, (i + 1) * chunkSize);
+    if (part.subarray(i * chunkSize, i * chunkSize + want.length).equals(want)) count++;
+  }
+  return count;
+}
+
 export interface PublishOptions {
   chunkSize?: number;
   /** Chunk indices not published at all. */

@@ -248,6 +248,7 @@ export class ArtifactFetcher {
     fetch.stallTimer?.cancel();
     if (this.active.get(fetch.sha256) !== fetch) return;
     this.active.delete(fetch.sha256);
+    this.store.release(fetch.sha256);
     this.subscriber.unsubscribe(fetch.filters).catch(() => undefined);
     if (err) fetch.reject(err);
     else fetch.resolve(result!);

@@ -1,18 +1,32 @@
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentError } from '../agent-error';
 import { ModelStore, type ChunkLayout } from './model-store';
 
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
 function layoutOf(bytes: Buffer, chunkSize: number): ChunkLayout {
+  const chunkCount = Math.ceil(bytes.length / chunkSize);
   return {
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    sha256: sha(bytes),
     size: bytes.length,
     chunkSize,
-    chunkCount: Math.ceil(bytes.length / chunkSize),
+    chunkCount,
+    chunks: Array.from({ length: chunkCount }, (_, i) =>
+      sha(bytes.subarray(i * chunkSize, (i + 1) * chunkSize)),
+    ),
   };
 }
 
@@ -47,6 +61,24 @@ describe('ModelStore', () => {
     new ModelStore(dir, 1 << 20).writeChunk(layout, 1, chunk(bytes, layout, 1));
     const reopened = new ModelStore(dir, 1 << 20);
     assert.deepEqual(reopened.missingChunks(layout), [0, 2]);
+  });
+
+  it('fetches again a chunk torn by power loss (its region no longer matches its sha256)', () => {
+    const bytes = randomBytes(12_288);
+    const layout = layoutOf(bytes, 4096);
+    const first = new ModelStore(dir, 1 << 20);
+    for (const i of [0, 1, 2]) first.writeChunk(layout, i, chunk(bytes, layout, i));
+    first.release(layout.sha256);
+    const part = join(dir, 'incoming', `${layout.sha256}.part`);
+    const fd = openSync(part, 'r+');
+    writeSync(fd, Buffer.alloc(100), 0, 100, 4096 + 1000); // half-written chunk 1
+    closeSync(fd);
+    const reopened = new ModelStore(dir, 1 << 20);
+    assert.deepEqual(reopened.missingChunks(layout), [1]);
+    assert.equal(reopened.usedBytes(), bytes.length, 'the partial file reserves the whole size');
+    reopened.writeChunk(layout, 1, chunk(bytes, layout, 1));
+    assert.deepEqual(readFileSync(reopened.assemble(layout)), bytes);
+    assert.equal(existsSync(part), false, 'assembled by rename: no partial file left');
   });
 
   it('rejects a chunk of the wrong length and discards everything on a hash mismatch', () => {

@@ -4,7 +4,10 @@
  *   models/<sha256>.onnx          complete, hash-verified artifacts (the only files ever loaded)
  *   models/<sha256>.expanded.onnx a packed low-bit artifact's runnable form, written before the
  *                                 artifact itself, so a present artifact always has it
- *   incoming/<sha256>/<n>.chunk   chunks received so far, kept across restarts to resume
+ *   incoming/<sha256>.part        the artifact being received: each chunk written in place at
+ *                                 index * chunkSize (one pwrite, no per-chunk file or fsync);
+ *                                 kept across restarts, where every region whose sha256 matches
+ *                                 the manifest counts as received (a torn write simply does not)
  *
  * Disk use (complete + incoming) never exceeds the quota: room is made by evicting models that
  * are neither protected (active, previous, in use) nor being received, else QUOTA_EXCEEDED.
@@ -14,14 +17,15 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +38,8 @@ export interface ChunkLayout {
   size: number;
   chunkSize: number;
   chunkCount: number;
+  /** sha256 of each chunk (the signed manifest's list): recognises chunks kept from before a restart. */
+  chunks?: readonly string[];
   /** `application/onnx` artifacts with packed low-bit weights are expanded when committed. */
   contentType?: string;
 }
@@ -48,6 +54,8 @@ export function expectedChunkLength(layout: ChunkLayout, index: number): number 
 export class ModelStore {
   private readonly modelsDir: string;
   private readonly incomingDir: string;
+  /** Open partial files and the chunks known to be in them. */
+  private readonly parts = new Map<string, { fd: number; present: Set<number> }>();
 
   constructor(
     dataDir: string,
@@ -105,14 +113,11 @@ export class ModelStore {
       .filter((sha) => SHA256_HEX.test(sha));
   }
 
-  /** Bytes on disk: complete models plus received chunks. */
+  /** Bytes on disk: complete models plus partial files (sized to their artifact when opened). */
   usedBytes(): number {
     let total = 0;
     for (const sha of this.listModels()) total += this.modelBytes(sha);
-    for (const sha of readdirSync(this.incomingDir)) {
-      const dir = join(this.incomingDir, sha);
-      for (const f of safeReaddir(dir)) total += statSync(join(dir, f)).size;
-    }
+    for (const f of readdirSync(this.incomingDir)) total += sizeOf(join(this.incomingDir, f));
     return total;
   }
 
@@ -146,40 +151,59 @@ export class ModelStore {
     }
   }
 
-  private chunkDir(sha256: string): string {
+  private partPath(sha256: string): string {
     assertSha(sha256);
-    return join(this.incomingDir, sha256);
+    return join(this.incomingDir, `${sha256}.part`);
   }
 
-  private chunkPath(sha256: string, index: number): string {
-    return join(this.chunkDir(sha256), `${index}.chunk`);
-  }
-
+  /** Bytes set aside for an artifact being received (its partial file). */
   receivedBytes(sha256: string): number {
-    const dir = this.chunkDir(sha256);
-    return safeReaddir(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    return sizeOf(this.partPath(sha256));
   }
 
-  /** A chunk counts as present only when its file has exactly the expected length. */
-  hasChunk(layout: ChunkLayout, index: number): boolean {
-    try {
-      return (
-        statSync(this.chunkPath(layout.sha256, index)).size === expectedChunkLength(layout, index)
-      );
-    } catch {
-      return false;
+  /**
+   * The partial file of an artifact, opened (and sized) on first use. A file kept from before a
+   * restart is scanned once: a region counts as received only if its sha256 is the manifest's.
+   */
+  private part(layout: ChunkLayout): { fd: number; present: Set<number> } {
+    const open = this.parts.get(layout.sha256);
+    if (open) return open;
+    const path = this.partPath(layout.sha256);
+    const present = new Set<number>();
+    const kept = sizeOf(path) === layout.size;
+    const fd = openSync(path, kept ? 'r+' : 'w+', 0o600);
+    if (kept && layout.chunks) {
+      const buffer = Buffer.allocUnsafe(layout.chunkSize);
+      for (let i = 0; i < layout.chunkCount; i++) {
+        const length = expectedChunkLength(layout, i);
+        const read = readSync(fd, buffer, 0, length, i * layout.chunkSize);
+        const digest = createHash('sha256').update(buffer.subarray(0, read)).digest('hex');
+        if (read === length && digest === layout.chunks[i]) present.add(i);
+      }
+    } else if (!kept) {
+      // Sized up front, so the quota sees the whole reservation from the first chunk on.
+      ftruncateSync(fd, layout.size);
     }
+    const entry = { fd, present };
+    this.parts.set(layout.sha256, entry);
+    return entry;
+  }
+
+  hasChunk(layout: ChunkLayout, index: number): boolean {
+    return this.part(layout).present.has(index);
   }
 
   missingChunks(layout: ChunkLayout): number[] {
+    const { present } = this.part(layout);
     const missing: number[] = [];
-    for (let i = 0; i < layout.chunkCount; i++) if (!this.hasChunk(layout, i)) missing.push(i);
+    for (let i = 0; i < layout.chunkCount; i++) if (!present.has(i)) missing.push(i);
     return missing;
   }
 
   /**
-   * Stores one chunk (temp file + rename; a torn chunk after power loss has the wrong length
-   * and is fetched again). Returns false for a chunk that was already present.
+   * Writes one chunk (whose sha256 the caller checked) in place. Not fsynced: after power loss a
+   * lost or torn chunk fails its hash at the next start and is fetched again. Returns false for
+   * a chunk that was already present.
    */
   writeChunk(layout: ChunkLayout, index: number, bytes: Uint8Array): boolean {
     if (!Number.isInteger(index) || index < 0 || index >= layout.chunkCount) {
@@ -195,28 +219,40 @@ export class ModelStore {
         `chunk ${index} of ${layout.sha256} has ${bytes.length} bytes, expected ${expected}`,
       );
     }
-    if (this.hasChunk(layout, index)) return false;
-    const target = this.chunkPath(layout.sha256, index);
-    mkdirSync(this.chunkDir(layout.sha256), { recursive: true });
-    const temp = tempPathFor(target);
-    writeFileSync(temp, bytes);
-    renameSync(temp, target);
+    const part = this.part(layout);
+    if (part.present.has(index)) return false;
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += writeSync(
+        part.fd,
+        bytes,
+        offset,
+        bytes.length - offset,
+        index * layout.chunkSize + offset,
+      );
+    }
+    part.present.add(index);
     return true;
   }
 
-  discardChunk(sha256: string, index: number): void {
-    rmSync(this.chunkPath(sha256, index), { force: true });
+  /** Closes the partial file of a fetch that stopped; what it holds stays for a later resume. */
+  release(sha256: string): void {
+    const open = this.parts.get(sha256);
+    if (!open) return;
+    this.parts.delete(sha256);
+    closeSync(open.fd);
   }
 
   discardIncoming(sha256: string): void {
-    rmSync(this.chunkDir(sha256), { recursive: true, force: true });
+    this.release(sha256);
+    rmSync(this.partPath(sha256), { force: true });
   }
 
   /**
-   * Joins all chunks into models/<sha256>.onnx, checking length and sha256 on the way.
-   * The file appears under its final name only after the hash matched and the data is on disk.
-   * On a mismatch the chunks are discarded (they cannot be trusted) and ARTIFACT_HASH_MISMATCH
-   * is thrown.
+   * Turns the complete partial file into models/<sha256>.onnx: whole-file sha256 checked, data
+   * fsynced, then renamed (no copy). The name appears only after the hash matched and the data
+   * is on disk. On a mismatch the partial file is discarded (it cannot be trusted) and
+   * CHECKSUM_MISMATCH is thrown.
    */
   assemble(layout: ChunkLayout, protectedShas: ReadonlySet<string> = new Set()): string {
     const target = this.artifactPath(layout.sha256);
@@ -228,33 +264,27 @@ export class ModelStore {
     if (missing.length > 0) {
       throw new AgentError('ARTIFACT_NOT_FOUND', `${missing.length} chunks still missing`);
     }
-    const temp = tempPathFor(target);
+    const { fd } = this.part(layout);
     const hash = createHash('sha256');
-    const fd = openSync(temp, 'w', 0o600);
-    let written = 0;
-    try {
-      for (let i = 0; i < layout.chunkCount; i++) {
-        const bytes = readFileSync(this.chunkPath(layout.sha256, i));
-        hash.update(bytes);
-        let offset = 0;
-        while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-        written += bytes.length;
-      }
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    const buffer = Buffer.allocUnsafe(Math.min(layout.size, 1 << 20));
+    let position = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, 0, buffer.length, position);
+      if (read === 0) break;
+      hash.update(buffer.subarray(0, read));
+      position += read;
     }
+    fsyncSync(fd);
+    this.release(layout.sha256);
     const actual = hash.digest('hex');
-    if (written !== layout.size || actual !== layout.sha256) {
-      rmSync(temp, { force: true });
+    if (position !== layout.size || actual !== layout.sha256) {
       this.discardIncoming(layout.sha256);
       throw new AgentError(
         'CHECKSUM_MISMATCH',
-        `assembled artifact has sha256 ${actual} (${written} bytes), manifest says ${layout.sha256} (${layout.size} bytes)`,
+        `assembled artifact has sha256 ${actual} (${position} bytes), manifest says ${layout.sha256} (${layout.size} bytes)`,
       );
     }
-    this.commit(temp, layout, protectedShas);
-    this.discardIncoming(layout.sha256);
+    this.commit(this.partPath(layout.sha256), layout, protectedShas);
     return this.modelPath(layout.sha256);
   }
 
@@ -372,11 +402,20 @@ export class ModelStore {
       const orphan = /^([0-9a-f]{64})\.expanded\.onnx$/.exec(f);
       if (orphan && !this.hasModel(orphan[1]!)) rmSync(join(this.modelsDir, f), { force: true });
     }
-    for (const sha of readdirSync(this.incomingDir)) {
-      const dir = join(this.incomingDir, sha);
-      for (const f of safeReaddir(dir))
-        if (f.endsWith('.tmp')) rmSync(join(dir, f), { force: true });
+    // Anything but a partial file (temp files, older layouts) is not resumable: drop it.
+    for (const f of readdirSync(this.incomingDir)) {
+      if (!/^[0-9a-f]{64}\.part$/.test(f)) {
+        rmSync(join(this.incomingDir, f), { recursive: true, force: true });
+      }
     }
+  }
+}
+
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
   }
 }
 
@@ -394,12 +433,4 @@ function writeSynced(path: string, bytes: Uint8Array): void {
 function assertSha(sha256: string): void {
   // The hash becomes a path component: anything but 64 hex digits could escape the store.
   if (!SHA256_HEX.test(sha256)) throw new AgentError('SCHEMA_INVALID', `not a sha256: ${sha256}`);
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
