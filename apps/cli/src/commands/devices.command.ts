@@ -37,8 +37,8 @@ export function renderDevices(rows: readonly DeviceView[]): string {
       { header: 'NAME', value: (d) => d.name },
       { header: 'STATUS', value: (d) => d.status },
       { header: 'PROFILE', value: (d) => d.profile?.id },
-      { header: 'GROUPS', value: (d) => d.groups.join(',') },
-      { header: 'TAGS', value: (d) => d.tags.join(',') },
+      { header: 'GROUPS', value: (d) => d.groups.join(',') || null },
+      { header: 'TAGS', value: (d) => d.tags.join(',') || null },
       {
         header: 'ACTIVE VARIANT',
         value: (d) =>

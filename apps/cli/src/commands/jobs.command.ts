@@ -141,7 +141,7 @@ export async function watchJob(
   id: string,
   options: { pollMs?: number; label?: string } = {},
 ): Promise<JobView> {
-  const progress = createProgress(options.label ?? 'job', 1000, ['state', 'step', 'round'], 2000);
+  const progress = createProgress(options.label ?? 'job', 100, ['state', 'step', 'round'], 2000);
   const seen = new Set<string>();
   const key = (r: RoundRecord) => `${r.method}/${r.round}/${r.verdict}`;
   try {
@@ -162,7 +162,7 @@ export async function watchJob(
           progress.log(roundLine(r));
         }
         const last = job.rounds[job.rounds.length - 1];
-        progress.update(Math.round(1000 * Math.min(1, Math.max(0, job.progress.fraction))), {
+        progress.update(Math.round(100 * Math.min(1, Math.max(0, job.progress.fraction))), {
           state: job.state,
           step: job.progress.message
             ? `${job.progress.step}: ${job.progress.message}`

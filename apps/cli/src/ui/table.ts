@@ -1,6 +1,6 @@
 /**
  * Plain-text tables for terminal output: left-aligned text, right-aligned numbers, columns as
- * wide as their widest cell, '-' for missing values. No colours, so output pipes cleanly.
+ * wide as their widest cell, '-' for missing (null) values. No colours, so output pipes cleanly.
  */
 export interface Column<Row> {
   header: string;
@@ -12,7 +12,7 @@ export function renderTable<Row>(columns: Column<Row>[], rows: readonly Row[]): 
   const cells = rows.map((row) =>
     columns.map((c) => {
       const v = c.value(row);
-      return v === null || v === undefined || v === '' ? '-' : String(v);
+      return v === null || v === undefined ? '-' : String(v);
     }),
   );
   const widths = columns.map((c, i) =>
