@@ -243,6 +243,22 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
       answer.perDevice.map((d) => [d.deviceId, d.cached]),
       [['lat-dark', false]],
     );
+
+    // k=2 on a one-device group: answered with the one device at once, not after the wait.
+    const started = Date.now();
+    const fewer = await latency.measure({
+      onnx: candidate(5),
+      inputShape: INPUT_SHAPE,
+      selector: { group: 'dark' },
+      k: 2,
+      waitForDevicesMs: 30_000,
+      fallback: 'fail',
+    });
+    assert.deepEqual(
+      fewer.perDevice.map((d) => [d.deviceId, d.cached]),
+      [['lat-dark', true]],
+    );
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
   });
 
   it('re-fits the predictor from the measurements and reports its quality per profile', async () => {
@@ -270,9 +286,9 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     const metrics = (await fleet.fx.api().get('/metrics')).text;
     const series = (line: string) => Number(new RegExp(`^${line} (\\S+)$`, 'm').exec(metrics)?.[1]);
     assert.equal(series('ec_latency_device_results_total\\{outcome="measured"\\}'), 5);
-    assert.equal(series('ec_latency_device_results_total\\{outcome="cached"\\}'), 4);
+    assert.equal(series('ec_latency_device_results_total\\{outcome="cached"\\}'), 5);
     assert.equal(series('ec_latency_device_results_total\\{outcome="failed"\\}'), 2);
-    assert.equal(series('ec_latency_answers_total\\{source="measured"\\}'), 5);
+    assert.equal(series('ec_latency_answers_total\\{source="measured"\\}'), 6);
     assert.equal(series('ec_latency_answers_total\\{source="predicted"\\}'), 1);
     const missing = await fleet.fx
       .api()

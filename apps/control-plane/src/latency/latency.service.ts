@@ -154,10 +154,12 @@ export class LatencyService {
           running.set(device.id, this.attempt(sha, device.id, req, signal));
         }
       }
+      // More devices can only join while the selector still has some not tried (online or not).
       const canGrow =
         failures <= retries &&
         this.clock.now() < waitDeadline &&
-        perDevice.length + running.size < k;
+        perDevice.length + running.size < k &&
+        this.devices.select(req.selector).some((d) => !tried.has(d.id));
       if (running.size === 0 && !canGrow) break;
       // Wake for a finished attempt, or for a device coming online while more are needed.
       const wake = canGrow ? this.onlineOrTimeout(waitDeadline - this.clock.now(), signal) : null;
