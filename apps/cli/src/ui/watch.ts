@@ -32,12 +32,15 @@ export async function watchResource<V>(o: WatchOptions<V>): Promise<V> {
   const stopStream = () => stream.abort();
   o.signal?.addEventListener('abort', stopStream, { once: true });
   let wake: (() => void) | undefined;
+  // An event that arrives while a read is in flight must still cause the next read.
+  let eventPending = false;
 
   if (o.eventsPath) {
     void (async () => {
       try {
         for await (const event of o.client.events(o.eventsPath!, stream.signal)) {
           o.onEvent?.(event);
+          eventPending = true;
           wake?.();
         }
       } catch (err) {
@@ -73,14 +76,16 @@ export async function watchResource<V>(o: WatchOptions<V>): Promise<V> {
         o.onView(view);
         if (o.isDone(view)) return view;
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+      if (!eventPending)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
       wake = undefined;
+      eventPending = false;
       const wait = fetchedAt + minRefreshMs - now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
