@@ -11,7 +11,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArtifactsService } from '../artifacts/artifacts.service';
 import { LOGGER, type Logger } from '../common/logger';
@@ -22,6 +22,7 @@ import { JobProcess } from './job-process.runner';
 import type { JobSpec } from './job.types';
 import { JOBS_CONFIG, type JobsConfig } from './jobs.config';
 import { deviceKey, JobsService } from './jobs.service';
+import { writeFileAtomically } from './worker/job-checkpoint.store';
 import type { ChildMessage, WorkerLatencyAnswer } from './worker/job-worker.protocol';
 
 interface RunningJob {
@@ -103,7 +104,7 @@ export class JobRunnerService implements OnApplicationBootstrap, OnApplicationSh
     const baseModelPath = join(workDir, format === 'onnx' ? 'base.onnx' : 'base.ecm');
     if (!existsSync(baseModelPath)) {
       mkdirSync(workDir, { recursive: true });
-      writeFileSync(baseModelPath, this.artifacts.read(variant.artifactSha256));
+      writeFileAtomically(baseModelPath, this.artifacts.read(variant.artifactSha256));
     }
     job.process = new JobProcess({
       onMessage: (message) => {

@@ -135,6 +135,7 @@ export class JobPipeline {
     const saved = this.store.loadAap();
     const predictedMs = saved?.predictedMs ?? new Map<number, number | null>();
     const sent = new Set<number>();
+    const startedHere: number[] = [];
     if (saved) {
       const lastRound = saved.checkpoint.trajectory.at(-1)!.round;
       this.log(`resuming aap after round ${lastRound}`);
@@ -167,7 +168,10 @@ export class JobPipeline {
         ...(o.minChannels !== undefined ? { minChannels: o.minChannels } : {}),
         ...(o.wallClockMs !== undefined ? { wallClockMs: o.wallClockMs } : {}),
         ...(saved ? { resumeFrom: saved.checkpoint } : {}),
-        onProgress: (e: AapEvent) => this.onAapEvent(e, maxRounds, share, predictedMs),
+        onProgress: (e: AapEvent) => {
+          if (e.kind === 'round-start') startedHere.push(e.round);
+          this.onAapEvent(e, maxRounds, share, predictedMs);
+        },
         onCheckpoint: (cp: AapCheckpoint) => {
           this.store.saveAap(cp, predictedMs);
           for (const record of cp.trajectory) {
@@ -191,6 +195,9 @@ export class JobPipeline {
       summary: result.summary,
     };
     this.store.saveStage('aap', result.model, { round: result.round, summary });
+    this.log(
+      `aap rounds run by this process: ${startedHere.length ? startedHere.join(', ') : 'none'}`,
+    );
     this.log(result.summary);
     if (last) this.sendFinal('aap', result.model, summary, result.round);
     return result.model;
