@@ -93,6 +93,18 @@ describe('edgec jobs against a real control plane', () => {
 
     const listed = await edgec(['jobs', 'ls'], env);
     assert.match(listed.stdout, new RegExp(`^${id}\\s+cli-watch\\s+succeeded\\s+aap`, 'm'));
+
+    const modelId = /"modelId": "(mdl_\w+)"/.exec(r.stdout)![1]!;
+    const pareto = await edgec(['reports', 'pareto', '--model', modelId], env);
+    assert.equal(pareto.code, 0, pareto.stderr);
+    const rows = pareto.stdout.trimEnd().split('\n');
+    assert.match(rows[0]!, /^FRONT\s+VARIANT\s+METHOD\s+ACCURACY\s+P50 MS\s+SOURCE\s+SIZE/);
+    assert.ok(rows.length >= 3, 'the original and at least one candidate');
+    assert.ok(
+      rows.slice(1).some((row) => row.startsWith('*')),
+      'the front is marked',
+    );
+    assert.ok(rows.slice(1).some((row) => /\boriginal\b/.test(row)));
   });
 
   it('cancel stops a job; watching it then exits 2', async () => {
