@@ -8,7 +8,6 @@ import { systemClock } from './clock';
 import { AgentConfigError, loadAgentSettings, type AgentConfigInput } from './config/agent-config';
 import { EnrollmentRefusedError, resolveIdentity } from './config/device-identity';
 import { RUNNER_ROLE_ENV } from './runners/ort-runner';
-import { runRunnerChild } from './runners/runner-child';
 
 export interface AgentCliOptions {
   config?: string;
@@ -81,7 +80,11 @@ export async function runAgent(options: AgentCliOptions): Promise<Agent | undefi
 }
 
 export function main(): void {
-  if (process.env[RUNNER_ROLE_ENV] === 'runner') return runRunnerChild();
+  if (process.env[RUNNER_ROLE_ENV] === 'runner') {
+    // Loaded only in the runner: the agent process never holds the runner's code.
+    void import('./runners/runner-child').then(({ runRunnerChild }) => runRunnerChild());
+    return;
+  }
   const { values } = parseArgs({
     options: {
       config: { type: 'string', short: 'c' },

@@ -4,7 +4,7 @@
  */
 import { arch as osArch, cpus as cpus_, release as release_ } from 'node:os';
 import type { AcceleratorFacts, Arch, HardwareFacts } from '@edgecompress/protocol';
-import si from 'systeminformation';
+import type si from 'systeminformation';
 
 const INFERENCE_FLAGS = new Set([
   'neon',
@@ -58,6 +58,9 @@ export type StableHardwareFacts = Omit<HardwareFacts, 'memory' | 'disk'>;
  * the runner child (the probe at start), keeping the agent process itself small.
  */
 export async function collectStableFacts(): Promise<StableHardwareFacts> {
+  // Loaded here, not at the top: the agent process imports this module for the fallback facts
+  // only and must not pay for systeminformation's code.
+  const { default: si } = await import('systeminformation');
   const [cpu, flags, os, system, graphics] = await Promise.all([
     si.cpu(),
     si.cpuFlags().catch(() => ''),
