@@ -123,10 +123,21 @@ export async function runAap(
     power: options.power ?? 1,
   };
 
-  const metricsOf = async (model: Model, withTest: boolean): Promise<RoundMetrics> => {
+  const metricsOf = async (
+    model: Model,
+    withTest: boolean,
+    against?: RoundMetrics,
+  ): Promise<RoundMetrics> => {
     const cost = modelCost(model);
     const accuracy = evaluate(model, validation).accuracy;
-    const latency = await measureLatency(model);
+    // Same rounding as judge(): a round over the drop budget is rejected whatever its latency.
+    const rejected =
+      against !== undefined &&
+      Math.round((against.accuracy - accuracy) * 100 * 1e9) / 1e9 > objective.maxAccuracyDrop;
+    const latency =
+      rejected && options.rejectedLatency && device
+        ? await options.rejectedLatency(model, device)
+        : await measureLatency(model);
     return {
       accuracy,
       ...(withTest ? { testAccuracy: evaluate(model, dataset.test).accuracy } : {}),
@@ -273,7 +284,7 @@ export async function runAap(
         });
       }
     });
-    const metrics = await metricsOf(tuned, options.testEveryRound ?? false);
+    const metrics = await metricsOf(tuned, options.testEveryRound ?? false, baseline);
     const verdict = judge(objective, baseline, metrics);
     const step = decide(
       state,
@@ -344,6 +355,7 @@ export async function runAap(
     now: _n,
     onCheckpoint: _c,
     resumeFrom: _r,
+    rejectedLatency: _l,
     ...recordable
   } = options;
   return {

@@ -1,6 +1,6 @@
 /** Options, progress events and results of an AAP run. */
 import type { Model } from '@edgecompress/engine';
-import type { LatencyOrigin } from '../latency';
+import type { LatencyMeasurement, LatencyOrigin } from '../latency';
 import type { Objective } from '../objective';
 import type { PolicyDecision, PolicyState, StopReason } from './adaptive-policy';
 import type { FineTuneBudget } from './fine-tune';
@@ -30,6 +30,12 @@ export interface AapOptions {
   validationCount?: number;
   /** Also measure test accuracy at every round (default: baseline and result only). */
   testEveryRound?: boolean;
+  /**
+   * Latency of a round that fails the accuracy guard (it can never be kept, so its figure only
+   * fills the record): e.g. a prediction, so fleet time goes to rounds that can be kept.
+   * Default: the oracle, like every other round.
+   */
+  rejectedLatency?: (model: Model, device: string) => Promise<LatencyMeasurement>;
   /** Milliseconds clock (injected in tests). */
   now?: () => number;
   signal?: AbortSignal;
