@@ -162,6 +162,12 @@ async function demoSteps(
     out(`job ${job.id}: ${job.state}${job.error ? ` - ${job.error}` : ''}`);
     step('5/6 trajectory');
     out(renderRounds(job.rounds));
+    const final = job.rounds.find((r) => r.variantId === job!.resultVariantId);
+    if (final && target !== undefined && final.latencyMs !== null)
+      out(
+        `winner p50 ${formatMs(final.latencyMs)} ms (${final.latencySource}) against the target ${formatMs(target)} ms: ` +
+          (final.latencyMs <= target ? 'target met' : 'target not met'),
+      );
     if (job.state === 'succeeded' && job.resultVariantId) {
       out(`winner: variant ${job.resultVariantId}; rolling it out canary-first to every agent`);
       winnerRollout = await rollOut(client, job.resultVariantId, o, 'winner rollout');
