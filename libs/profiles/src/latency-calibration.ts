@@ -67,28 +67,95 @@ export interface CalibrationOptions {
   minSamplesPerDevice?: number;
 }
 
-/** Terms of one observation, computed once and reused by every fit iteration. */
+/**
+ * Observations of one graph (same workload, same options), computed once and reused by every
+ * fit iteration: the compute and memory seconds of each dispatched layer (typed arrays, the
+ * fit's inner loop), the summed overhead seconds, and the measured seconds. Observations of
+ * one graph share one regression row, so they are merged exactly: for the relative squared
+ * error Σ ((p − y_i) / y_i)², the row carries weight W = Σ 1/y_i² and target S/W with
+ * S = Σ 1/y_i, and the loss is W·p² − 2·S·p + n. A fit costs per distinct graph, not per
+ * measurement (a fleet measures each candidate on many devices).
+ */
 interface Prepared {
-  terms: LayerTerms[];
-  y: number;
+  c: Float64Array;
+  m: Float64Array;
+  o: number;
+  /** Measured seconds of each observation of this graph. */
+  ys: number[];
+  weight: number;
+  inverseSum: number;
+}
+
+/** Identity of a graph or workload object, for grouping its observations. */
+const objectKeys = new WeakMap<object, number>();
+let nextObjectKey = 0;
+function objectKey(value: object): number {
+  let key = objectKeys.get(value);
+  if (key === undefined) {
+    key = nextObjectKey++;
+    objectKeys.set(value, key);
+  }
+  return key;
 }
 
 function prepare(observations: readonly LatencyObservation[], profile: DeviceProfile): Prepared[] {
-  return observations.map((o) => {
+  const groups = new Map<string, Prepared>();
+  for (const o of observations) {
     if (!(o.latencyMs > 0) || !Number.isFinite(o.latencyMs)) {
       throw new RangeError(`measured latency must be a positive number, got ${o.latencyMs}`);
     }
-    return { terms: observationTerms(o, profile), y: o.latencyMs / 1e3 };
-  });
+    const y = o.latencyMs / 1e3;
+    const key = `${objectKey(o.workload ?? o.graph)}|${JSON.stringify(o.options ?? {})}`;
+    let group = groups.get(key);
+    if (!group) {
+      const terms = observationTerms(o, profile);
+      const timed = terms.filter((t) => t.computeS > 0 || t.memoryS > 0);
+      group = {
+        c: Float64Array.from(timed, (t) => t.computeS),
+        m: Float64Array.from(timed, (t) => t.memoryS),
+        o: terms.reduce((sum, t) => sum + t.overheadS, 0),
+        ys: [],
+        weight: 0,
+        inverseSum: 0,
+      };
+      groups.set(key, group);
+    }
+    group.ys.push(y);
+    group.weight += 1 / (y * y);
+    group.inverseSum += 1 / y;
+  }
+  return [...groups.values()];
 }
 
+const sampleCount = (data: readonly Prepared[]) => data.reduce((n, d) => n + d.ys.length, 0);
+
+/** Same sum as `graphSeconds`, over the prepared arrays. */
 function predicted(p: Prepared, k: CorrectionFactors): number {
-  return graphSeconds(p.terms, k);
+  let sum = k.fixedMs * 1e-3 + k.overhead * p.o;
+  for (let i = 0; i < p.c.length; i++)
+    sum += Math.max(k.compute * (p.c[i] as number), k.memory * (p.m[i] as number));
+  return sum;
+}
+
+/** Σ over observations of the squared relative error. */
+function relativeLoss(data: readonly Prepared[], k: CorrectionFactors): number {
+  let loss = 0;
+  for (const d of data) {
+    const p = predicted(d, k);
+    loss += d.weight * p * p - 2 * d.inverseSum * p + d.ys.length;
+  }
+  return loss;
 }
 
 function mape(data: readonly Prepared[], k: CorrectionFactors): number {
-  if (data.length === 0) return 0;
-  return data.reduce((sum, p) => sum + Math.abs(predicted(p, k) - p.y) / p.y, 0) / data.length;
+  const n = sampleCount(data);
+  if (n === 0) return 0;
+  let sum = 0;
+  for (const d of data) {
+    const p = predicted(d, k);
+    for (const y of d.ys) sum += Math.abs(p - y) / y;
+  }
+  return sum / n;
 }
 
 /** Weighted least squares over the given feature columns with all coefficients >= 0. */
@@ -149,9 +216,9 @@ function fitScale(data: readonly Prepared[]): CorrectionFactors {
   let num = 0;
   let den = 0;
   for (const d of data) {
-    const r = predicted(d, IDENTITY_FACTORS) / d.y;
-    num += r;
-    den += r * r;
+    const p = predicted(d, IDENTITY_FACTORS);
+    num += p * d.inverseSum; // Σ p / y_i
+    den += p * p * d.weight; // Σ (p / y_i)²
   }
   const s = den > 0 ? num / den : 1;
   return { compute: s, memory: s, overhead: s, fixedMs: 0 };
@@ -159,31 +226,34 @@ function fitScale(data: readonly Prepared[]): CorrectionFactors {
 
 function fitRoofline(data: readonly Prepared[], start: CorrectionFactors): CorrectionFactors {
   let k = { ...start };
-  let previous = '';
+  // Each layer's class (1 compute-bound, 0 memory-bound) under the current factors.
+  const bound = new Uint8Array(data.reduce((n, d) => n + d.c.length, 0));
   for (let iteration = 0; iteration < 50; iteration++) {
-    const signature: string[] = [];
+    let changed = iteration === 0;
+    let at = 0;
     const rows = data.map((d) => {
       let xc = 0;
       let xm = 0;
-      let xo = 0;
-      for (const t of d.terms) {
-        const computeBound = k.compute * t.computeS >= k.memory * t.memoryS;
-        signature.push(computeBound ? 'c' : 'm');
-        if (computeBound) xc += t.computeS;
-        else xm += t.memoryS;
-        xo += t.overheadS;
+      for (let i = 0; i < d.c.length; i++, at++) {
+        const c = d.c[i] as number;
+        const m = d.m[i] as number;
+        const computeBound = k.compute * c >= k.memory * m ? 1 : 0;
+        if (bound[at] !== computeBound) {
+          bound[at] = computeBound;
+          changed = true;
+        }
+        if (computeBound) xc += c;
+        else xm += m;
       }
-      return [xc, xm, xo, 1];
+      return [xc, xm, d.o, 1];
     });
-    const key = signature.join('');
-    if (key === previous) break;
-    previous = key;
-    // Relative error: weight each squared residual by 1/y².
-    const weights = data.map((d) => 1 / (d.y * d.y));
+    if (!changed) break;
+    // Relative error: each merged row carries W = Σ 1/y² and target S/W (see Prepared).
+    const weights = data.map((d) => d.weight);
     const active = [0, 1, 2, 3].filter((c) => rows.some((row) => (row[c] as number) > 0));
     const coef = nonNegativeLeastSquares(
       rows.map((row) => active.map((c) => row[c] as number)),
-      data.map((d) => d.y),
+      data.map((d) => d.inverseSum / d.weight),
       weights,
     );
     const next = [k.compute, k.memory, k.overhead, k.fixedMs * 1e-3];
@@ -213,20 +283,21 @@ export function fitCorrection(
   options: CalibrationOptions = {},
 ): CorrectionFit {
   const data = prepare(observations, profile);
-  if (data.length === 0)
+  const samples = sampleCount(data);
+  if (samples === 0)
     return { factors: { ...IDENTITY_FACTORS }, samples: 0, mode: 'identity', trainMape: 0 };
-  if (data.length < (options.minSamplesForFull ?? 6)) {
+  if (samples < (options.minSamplesForFull ?? 6)) {
     const factors = fitScale(data);
-    return { factors, samples: data.length, mode: 'scale', trainMape: mape(data, factors) };
+    return { factors, samples, mode: 'scale', trainMape: mape(data, factors) };
   }
   let best: { factors: CorrectionFactors; loss: number } | null = null;
   for (const start of STARTS) {
     const factors = fitRoofline(data, start);
-    const loss = data.reduce((sum, d) => sum + ((predicted(d, factors) - d.y) / d.y) ** 2, 0);
+    const loss = relativeLoss(data, factors);
     if (!best || loss < best.loss) best = { factors, loss };
   }
   const factors = best?.factors ?? { ...IDENTITY_FACTORS };
-  return { factors, samples: data.length, mode: 'roofline', trainMape: mape(data, factors) };
+  return { factors, samples, mode: 'roofline', trainMape: mape(data, factors) };
 }
 
 /** Fitted factors per device class and per device, usable by `ProfileLatencyPredictor`. */
@@ -303,15 +374,20 @@ export function calibrate(
   for (const o of observations) {
     if (!byId.has(o.profileId))
       throw new Error(`observation names unknown profile "${o.profileId}"`);
-    groups.set(o.profileId, [...(groups.get(o.profileId) ?? []), o]);
+    const group = groups.get(o.profileId);
+    if (group) group.push(o);
+    else groups.set(o.profileId, [o]);
   }
   for (const [profileId, group] of groups) {
     const profile = byId.get(profileId) as DeviceProfile;
     classes.set(profileId, fitCorrection(group, profile, options));
     const devices = new Map<string, LatencyObservation[]>();
-    for (const o of group)
-      if (o.deviceId !== undefined)
-        devices.set(o.deviceId, [...(devices.get(o.deviceId) ?? []), o]);
+    for (const o of group) {
+      if (o.deviceId === undefined) continue;
+      const samples = devices.get(o.deviceId);
+      if (samples) samples.push(o);
+      else devices.set(o.deviceId, [o]);
+    }
     for (const [deviceId, samples] of devices) {
       if (samples.length < (options.minSamplesPerDevice ?? 3)) continue;
       perDevice.set(deviceId, { profileId, fit: fitCorrection(samples, profile, options) });
@@ -383,9 +459,20 @@ export function evaluateCalibration(
   const { fit, heldOut } = holdOut(observations, heldOutFraction, options.seed);
   const calibration = calibrate(fit, profiles, options);
   const byId = new Map(profiles.map((p) => [p.id, p]));
+  // Terms once per (graph, options, profile): held-out pairs often share a graph.
+  const termsCache = new Map<string, LayerTerms[]>();
+  const termsOf = (o: LatencyObservation) => {
+    const key = `${objectKey(o.workload ?? o.graph)}|${JSON.stringify(o.options ?? {})}|${o.profileId}`;
+    let terms = termsCache.get(key);
+    if (!terms) {
+      terms = observationTerms(o, byId.get(o.profileId) as DeviceProfile);
+      termsCache.set(key, terms);
+    }
+    return terms;
+  };
   const pairs = (factorsOf: (o: LatencyObservation) => CorrectionFactors) =>
     heldOut.map((o) => {
-      const terms = observationTerms(o, byId.get(o.profileId) as DeviceProfile);
+      const terms = termsOf(o);
       const k = factorsOf(o);
       return {
         predictedMs: 1e3 * graphSeconds(terms, k),
@@ -435,8 +522,11 @@ export function predictorReport(
 ): PredictorReport {
   const calibration = calibrate(observations, profiles, options);
   const byProfile = new Map<string, LatencyObservation[]>();
-  for (const o of observations)
-    byProfile.set(o.profileId, [...(byProfile.get(o.profileId) ?? []), o]);
+  for (const o of observations) {
+    const group = byProfile.get(o.profileId);
+    if (group) group.push(o);
+    else byProfile.set(o.profileId, [o]);
+  }
   const none = predictionQuality([]);
   const quality = [...byProfile].map(([profileId, group]): ProfilePredictorQuality => {
     const evaluated =

@@ -111,10 +111,18 @@ export function workloadTerms(
   options: Pick<PredictOptions, 'target' | 'threads'> = {},
 ): Array<LayerWorkload & LayerTerms> {
   const machine = machineOf(profile, resolveTarget(profile, options), options.threads);
+  // Fields spelled out rather than spread: this runs once per layer of every observation a
+  // calibration prices, and a spread was most of that time.
   return workload.map((layer) => {
     const dispatched = !layer.fused && !layer.free;
     return {
-      ...layer,
+      nodeId: layer.nodeId,
+      op: layer.op,
+      precision: layer.precision,
+      ops: layer.ops,
+      bytes: layer.bytes,
+      fused: layer.fused,
+      free: layer.free,
       computeS: dispatched ? layer.ops / machine.peak[layer.precision] : 0,
       memoryS: dispatched ? layer.bytes / machine.bandwidth : 0,
       overheadS: dispatched ? machine.overheadS : 0,
@@ -147,8 +155,13 @@ export function predictLatency(
   const layers: LayerPrediction[] = layerTerms(graph, profile, options).map((layer) => {
     const compute = factors.compute * layer.computeS;
     const memory = factors.memory * layer.memoryS;
-    const bound = compute === 0 && memory === 0 ? 'none' : compute >= memory ? 'compute' : 'memory';
-    return { ...layer, bound, ms: layerSeconds(layer, factors) * 1e3 };
+    const bound: LayerPrediction['bound'] =
+      compute === 0 && memory === 0 ? 'none' : compute >= memory ? 'compute' : 'memory';
+    const prediction: LayerPrediction = Object.assign(layer, {
+      bound,
+      ms: layerSeconds(layer, factors) * 1e3,
+    });
+    return prediction;
   });
   const perNodeMs = new Map(layers.map((l) => [l.nodeId, l.ms]));
   // perNodeMs holds the layers only; the fixed per-inference term is in the total.

@@ -88,7 +88,7 @@ describe('latency predictor calibration in the control plane', () => {
   });
 
   it('fits class and device factors and reports held-out quality', async () => {
-    fx.cp.app.get(LatencyPredictorService).refit();
+    await fx.cp.app.get(LatencyPredictorService).refit();
     const res = await fx.api().get(`/api/v1/profiles/${PROFILE}/predictor`).set(fx.auth);
     const body = res.body as {
       calibrated: boolean;

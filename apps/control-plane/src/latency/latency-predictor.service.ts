@@ -6,6 +6,7 @@ import {
   workloadTerms,
   graphSeconds,
   type CorrectionFactors,
+  type CorrectionFit,
   type LatencyObservation,
   type LayerWorkload,
   type ProfilePredictorQuality,
@@ -38,7 +39,7 @@ export interface PredictorView {
   fittedAt: string | null;
 }
 
-/** Newest pairs a fit uses; bounds the synchronous fit to well under a second. */
+/** Newest pairs a fit uses: with one row per distinct graph, a class fits in well under a second. */
 const MAX_PAIRS = 2000;
 /** Measured variants whose workload is extracted from their artifact per refit. */
 const BACKFILL_PER_REFIT = 20;
@@ -56,6 +57,8 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
   private quality = new Map<string, ProfilePredictorQuality>();
   private fittedAt: number | null = null;
   private refitTimer: unknown = null;
+  private refitting: Promise<void> | null = null;
+  private refitAgain = false;
   private unsubscribe: (() => void) | null = null;
   /** Workloads of recently seen graphs by content hash (import is the costly part). */
   private readonly workloads = new Map<string, LayerWorkload[]>();
@@ -161,41 +164,79 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
     if (this.refitTimer !== null) return;
     this.refitTimer = this.clock.setTimeout(() => {
       this.refitTimer = null;
-      try {
-        this.refit();
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'latency predictor re-fit failed');
-      }
+      void this.refit().catch((err: Error) =>
+        this.logger.warn({ err: err.message }, 'latency predictor re-fit failed'),
+      );
     }, REFIT_DEBOUNCE_MS);
   }
 
-  /** Fits the calibration on the stored pairs now and stores it with its quality. */
-  refit(): void {
+  /**
+   * Fits the calibration on the stored pairs and stores it with its quality. One device class
+   * at a time, yielding to the event loop between them, so MQTT and HTTP keep flowing; a call
+   * while a fit runs waits for it and then fits once more (it may have missed new pairs).
+   */
+  async refit(): Promise<void> {
+    if (this.refitting) {
+      this.refitAgain = true;
+      return this.refitting;
+    }
+    this.refitting = (async () => {
+      do {
+        this.refitAgain = false;
+        await this.fitOnce();
+      } while (this.refitAgain);
+    })().finally(() => {
+      this.refitting = null;
+    });
+    return this.refitting;
+  }
+
+  private async fitOnce(): Promise<void> {
     this.backfillWorkloads();
-    const known = new Set(this.profiles.list().map((p) => p.id));
-    const observations: LatencyObservation[] = [];
+    const profiles = this.profiles.list();
+    const known = new Set(profiles.map((p) => p.id));
+    // One parsed workload per artifact: observations of one graph share it, and the fit
+    // merges them into one row (see libs/profiles latency-calibration).
+    const workloads = new Map<string, LayerWorkload[] | null>();
+    const byProfile = new Map<string, LatencyObservation[]>();
+    let pairs = 0;
     for (const row of this.repository.observations(MAX_PAIRS)) {
       if (!known.has(row.profile_id)) continue; // a profile since removed
-      const workload = parseWorkload(row.workload_json);
+      if (!workloads.has(row.artifact_sha256))
+        workloads.set(row.artifact_sha256, parseWorkload(row.workload_json));
+      const workload = workloads.get(row.artifact_sha256);
       if (!workload) continue;
-      observations.push({
+      const group = byProfile.get(row.profile_id) ?? [];
+      group.push({
         workload,
         latencyMs: row.p50_ms,
         profileId: row.profile_id,
         deviceId: row.device_id,
       });
+      byProfile.set(row.profile_id, group);
+      pairs++;
     }
-    const report = predictorReport(observations, this.profiles.list());
+    const classes = new Map<string, CorrectionFit>();
+    const perDevice = new Map<string, { profileId: string; fit: CorrectionFit }>();
+    const quality: ProfilePredictorQuality[] = [];
+    for (const group of byProfile.values()) {
+      const report = predictorReport(group, profiles);
+      for (const [id, fit] of report.calibration.classes) classes.set(id, fit);
+      for (const [id, device] of report.calibration.perDevice) perDevice.set(id, device);
+      quality.push(...report.quality);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    const calibration = new LatencyCalibration(classes, perDevice);
     const now = this.clock.now();
     this.database.write('latency.calibration', () =>
       this.repository.saveCalibration({
-        calibration_json: JSON.stringify(report.calibration),
-        quality_json: JSON.stringify(report.quality),
-        pairs: observations.length,
+        calibration_json: JSON.stringify(calibration),
+        quality_json: JSON.stringify(quality),
+        pairs,
         fitted_at: now,
       }),
     );
-    this.apply(report.calibration, report.quality, now);
+    this.apply(calibration, quality, now);
   }
 
   private load(): void {
@@ -214,7 +255,7 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
         { err: (err as Error).message },
         'stored calibration unreadable; re-fitting',
       );
-      this.refit();
+      this.scheduleRefit();
     }
   }
 

@@ -10,6 +10,7 @@ export interface CachedLatencyRow {
 }
 
 export interface ObservationRow {
+  artifact_sha256: string;
   device_id: string;
   profile_id: string;
   p50_ms: number;
@@ -86,7 +87,7 @@ export class LatencyRepository {
   observations(limit: number): ObservationRow[] {
     return this.database.db
       .prepare(
-        `SELECT m.device_id, m.profile_id, m.p50_ms, w.workload_json FROM measurements m
+        `SELECT m.artifact_sha256, m.device_id, m.profile_id, m.p50_ms, w.workload_json FROM measurements m
          JOIN latency_workloads w ON w.artifact_sha256 = m.artifact_sha256
          WHERE m.source = 'measured' AND m.profile_id IS NOT NULL AND m.p50_ms > 0
          ORDER BY m.id DESC LIMIT ?`,
