@@ -26,6 +26,13 @@ export const agentSettingsSchema = z.object({
     .string()
     .regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'must be a URL like http://host:8080')
     .optional(),
+  /** Bearer token for artifact downloads from the control plane (HTTP fallback). */
+  controlPlaneToken: z.string().min(1).optional(),
+  /** Artifacts at least this large are downloaded over HTTP when the command names a variant. */
+  httpDownloadMinBytes: z
+    .int()
+    .positive()
+    .default(16 * MiB),
   /** Name the device enrolls under (its id when absent). */
   deviceName: z.string().min(1).max(200).optional(),
   brokerUrl: z
@@ -84,6 +91,7 @@ export const CONFIG_ENV = {
   trustedKey: 'EC_TRUSTED_KEY',
   enrollmentToken: 'EC_ENROLLMENT_TOKEN',
   controlPlaneUrl: 'EC_CONTROL_PLANE_URL',
+  controlPlaneToken: 'EC_CONTROL_PLANE_TOKEN',
 } as const;
 
 /** A PEM given inline, or a path to a file holding one. */
@@ -134,6 +142,8 @@ export function loadAgentSettings(options: LoadConfigOptions = {}): AgentSetting
   if (env[CONFIG_ENV.trustedKey]) fromEnv.trustedKeys = [env[CONFIG_ENV.trustedKey]];
   if (env[CONFIG_ENV.enrollmentToken]) fromEnv.enrollmentToken = env[CONFIG_ENV.enrollmentToken];
   if (env[CONFIG_ENV.controlPlaneUrl]) fromEnv.controlPlaneUrl = env[CONFIG_ENV.controlPlaneUrl];
+  if (env[CONFIG_ENV.controlPlaneToken])
+    fromEnv.controlPlaneToken = env[CONFIG_ENV.controlPlaneToken];
   const overrides = Object.fromEntries(
     Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined),
   );

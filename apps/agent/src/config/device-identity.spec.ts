@@ -79,6 +79,7 @@ describe('resolveIdentity', () => {
     telemetryIntervalMs: 0,
     reconnectMinMs: 1000,
     reconnectMaxMs: 8000,
+    httpDownloadMinBytes: 1 << 24,
     controlPlaneUrl: url,
     enrollmentToken: 'ecenroll_0123456789',
     ...extra,

@@ -17,7 +17,7 @@ export function activateJob(services: AgentServices, cmd: ActivateCommand): JobD
   };
   return {
     steps: [
-      fetchStep(services, target.sha256),
+      fetchStep(services, target.sha256, 'fetch', target.variantId),
       verifyStep(services, target.sha256),
       selfTestStep(services, () => target.sha256),
       {

@@ -3,15 +3,23 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { AgentError } from '../agent-error';
 import type { AgentServices } from '../agent-services';
+import { httpArtifactSource } from '../jobs/artifact-fetcher-http';
 import type { JobStep } from '../jobs/command-job';
 
-export function fetchStep(services: AgentServices, sha256: string, dataKey = 'fetch'): JobStep {
+export function fetchStep(
+  services: AgentServices,
+  sha256: string,
+  dataKey = 'fetch',
+  variantId?: string,
+): JobStep {
   return {
     name: 'fetch',
     async run(ctx) {
       ctx.progress('fetch', 0);
-      const result = await services.fetcher.fetch(sha256, (fraction) =>
-        ctx.progress('fetch', fraction),
+      const result = await services.fetcher.fetch(
+        sha256,
+        (fraction) => ctx.progress('fetch', fraction),
+        { variantId, http: httpArtifactSource(services.config) },
       );
       ctx.data[dataKey] = {
         fetchedChunks: result.fetchedChunks,

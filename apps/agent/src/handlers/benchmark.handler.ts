@@ -14,7 +14,7 @@ export function benchmarkJob(services: AgentServices, cmd: BenchmarkCommand): Jo
   const sample = cmd.accuracySample;
   return {
     steps: [
-      fetchStep(services, sha256),
+      fetchStep(services, sha256, 'fetch', cmd.artifact.variantId),
       ...(sample ? [fetchStep(services, sample.sha256, 'sampleFetch')] : []),
       verifyStep(services, sha256),
       {

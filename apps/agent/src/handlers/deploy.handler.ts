@@ -10,7 +10,7 @@ export function deployJob(services: AgentServices, cmd: DeployCommand): JobDefin
   const sha256 = cmd.artifact.sha256;
   return {
     steps: [
-      fetchStep(services, sha256),
+      fetchStep(services, sha256, 'fetch', cmd.artifact.variantId),
       verifyStep(services, sha256),
       {
         name: 'load',

@@ -3,6 +3,9 @@
  * checks the ed25519 signature, reserves room under the quota, subscribes to the chunks it does
  * not have yet, checks each chunk's sha256 on arrival, and assembles the file (whole-file sha256
  * checked) once all are in. Chunks survive restarts, so an interrupted fetch resumes.
+ * A large artifact of a named variant may come over HTTP from the control plane instead
+ * (artifact-fetcher-http.ts): its body is cut into the same chunks and checked the same way;
+ * if the download fails, the missing chunks are fetched over MQTT.
  */
 import {
   topics,
@@ -15,12 +18,21 @@ import {
 import { AgentError } from '../agent-error';
 import type { Clock, TimerHandle } from '../clock';
 import type { ModelStore } from '../store/model-store';
+import type { HttpArtifactSource } from './artifact-fetcher-http';
 
 export interface FetchResult {
   path: string;
   bytes: number;
   fetchedChunks: number;
   reusedChunks: number;
+  /** How the chunks fetched this time arrived (HTTP if the download brought them all). */
+  source: 'mqtt' | 'http' | 'store';
+}
+
+export interface FetchVia {
+  /** Control-plane variant id: needed for the HTTP download route. */
+  variantId?: string;
+  http?: HttpArtifactSource;
 }
 
 export interface Subscriber {
@@ -39,6 +51,10 @@ interface ActiveFetch {
   fetched: number;
   reused: number;
   filters: string[];
+  via: FetchVia;
+  /** Set while an HTTP download runs: aborts it. */
+  abortHttp?: () => void;
+  source: 'mqtt' | 'http';
   stallTimer?: TimerHandle;
   onProgress?: (fraction: number) => void;
   resolve(result: FetchResult): void;
@@ -64,13 +80,18 @@ export class ArtifactFetcher {
     return [...this.active.keys()];
   }
 
-  fetch(sha256: string, onProgress?: (fraction: number) => void): Promise<FetchResult> {
+  fetch(
+    sha256: string,
+    onProgress?: (fraction: number) => void,
+    via: FetchVia = {},
+  ): Promise<FetchResult> {
     if (this.store.hasModel(sha256)) {
       return Promise.resolve({
         path: this.store.modelPath(sha256),
         bytes: 0,
         fetchedChunks: 0,
         reusedChunks: 0,
+        source: 'store',
       });
     }
     const existing = this.active.get(sha256);
@@ -88,6 +109,8 @@ export class ArtifactFetcher {
       fetched: 0,
       reused: 0,
       filters: [topics.artifactManifest(sha256)],
+      via,
+      source: 'mqtt',
       resolve,
       reject,
       promise,
@@ -153,6 +176,18 @@ export class ArtifactFetcher {
       this.complete(fetch);
       return true;
     }
+    const { http, variantId } = fetch.via;
+    if (http && variantId && manifest.size >= http.minBytes) {
+      this.armStallTimer(fetch);
+      void this.download(fetch, http, variantId);
+      return true;
+    }
+    this.subscribeChunks(fetch, missing);
+    return true;
+  }
+
+  private subscribeChunks(fetch: ActiveFetch, missing: number[]): void {
+    const sha256 = fetch.sha256;
     const chunkFilters =
       missing.length <= INDIVIDUAL_CHUNK_SUBSCRIPTIONS
         ? missing.map((i) => topics.artifactChunk(sha256, i))
@@ -160,7 +195,43 @@ export class ArtifactFetcher {
     fetch.filters.push(...chunkFilters);
     this.armStallTimer(fetch);
     this.subscriber.subscribe(chunkFilters).catch(() => undefined);
-    return true;
+  }
+
+  /**
+   * Downloads the artifact over HTTP, feeding the body to handleChunk in the manifest's chunk
+   * sizes. Whatever is still missing afterwards (failed request, short or corrupt body) is
+   * fetched over MQTT.
+   */
+  private async download(fetch: ActiveFetch, http: HttpArtifactSource, variantId: string) {
+    const manifest = fetch.manifest!;
+    const abort = new AbortController();
+    fetch.abortHttp = () => abort.abort();
+    fetch.source = 'http';
+    const still = () => this.active.get(fetch.sha256) === fetch;
+    let index = 0;
+    try {
+      const body = await http.open(variantId, abort.signal);
+      let pending: Buffer = Buffer.alloc(0);
+      for await (const piece of body) {
+        if (!still()) return abort.abort();
+        pending = pending.length ? Buffer.concat([pending, piece]) : Buffer.from(piece);
+        while (index < manifest.chunkCount) {
+          const length = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
+          if (pending.length < length) break;
+          this.handleChunk(fetch.sha256, index++, pending.subarray(0, length));
+          pending = pending.subarray(length);
+          if (!still()) return abort.abort();
+        }
+        this.armStallTimer(fetch);
+      }
+      if (!still()) return;
+      throw new Error(`the download ended after ${index} of ${manifest.chunkCount} chunks`);
+    } catch {
+      if (!still()) return;
+      fetch.abortHttp = undefined;
+      fetch.source = 'mqtt';
+      this.subscribeChunks(fetch, [...fetch.missing]);
+    }
   }
 
   handleChunk(sha256: string, index: number, data: Buffer): boolean {
@@ -204,6 +275,7 @@ export class ArtifactFetcher {
         bytes: manifest.size,
         fetchedChunks: fetch.fetched,
         reusedChunks: fetch.reused,
+        source: fetch.source,
       });
     } catch (err) {
       this.finish(fetch, err instanceof AgentError ? err : new AgentError('INTERNAL', String(err)));
@@ -248,6 +320,7 @@ export class ArtifactFetcher {
     fetch.stallTimer?.cancel();
     if (this.active.get(fetch.sha256) !== fetch) return;
     this.active.delete(fetch.sha256);
+    fetch.abortHttp?.();
     this.store.release(fetch.sha256);
     this.subscriber.unsubscribe(fetch.filters).catch(() => undefined);
     if (err) fetch.reject(err);
