@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { buildResNet, buildSmallCnn, type Graph } from '@edgecompress/engine';
 import {
   calibrate,
+  fitCorrection,
   defaultProfilesDir,
   graphWorkload,
   layerTerms,
@@ -62,6 +63,39 @@ describe('workload observations', () => {
     const k = fromWorkloads.factorsFor(pi5.id);
     assert.ok(Math.abs(k.compute - 5) < 5e-3 * 5, `compute ${k.compute}`);
     assert.ok(Math.abs(k.overhead - 3) < 5e-3 * 3, `overhead ${k.overhead}`);
+  });
+});
+
+describe('merged observations of one graph', () => {
+  it('fit exactly as the same observations kept apart', () => {
+    // Three noisy measurements per graph; shared workload objects are merged into one row,
+    // structured clones are not.
+    const shared = graphs.map((graph) => graphWorkload(graph));
+    const observations: LatencyObservation[] = [];
+    shared.forEach((workload, g) =>
+      [0.93, 1, 1.08].forEach((scale, r) =>
+        observations.push({
+          workload,
+          latencyMs:
+            scale * (1 + 0.01 * r * g) * predictLatency(graphs[g] as Graph, pi5, {}, truth).totalMs,
+          profileId: pi5.id,
+        }),
+      ),
+    );
+    const apart = observations.map((o) => ({ ...o, workload: structuredClone(o.workload) }));
+    const merged = fitCorrection(observations, pi5);
+    const separate = fitCorrection(apart, pi5);
+    assert.equal(merged.samples, 48);
+    assert.equal(separate.samples, 48);
+    for (const key of ['compute', 'memory', 'overhead', 'fixedMs'] as const)
+      assert.ok(
+        Math.abs(merged.factors[key] - separate.factors[key]) <=
+          1e-6 * Math.abs(separate.factors[key]) + 1e-12,
+        `${key}: ${merged.factors[key]} vs ${separate.factors[key]}`,
+      );
+    assert.ok(Math.abs(merged.trainMape - separate.trainMape) < 1e-9);
+    // Only the spread of the repeats is left over (a few percent to ~10% off).
+    assert.ok(merged.trainMape > 0.02 && merged.trainMape < 0.15, `MAPE ${merged.trainMape}`);
   });
 });
 
