@@ -169,7 +169,7 @@ export class JobRunnerService implements OnApplicationBootstrap, OnApplicationSh
     try {
       const onnx = Buffer.from(request.onnxBase64, 'base64');
       const profileId = this.jobs.profileFor(spec);
-      if (o.latencySource === 'predicted') {
+      if (o.latencySource === 'predicted' || (request.mode === 'predict' && profileId)) {
         if (!profileId) throw new Error('no device profile to predict for');
         const { ms } = this.latency.predict(onnx, profileId);
         return { ...base, ok: true, p50Ms: ms, source: 'predicted', predictedMs: ms };

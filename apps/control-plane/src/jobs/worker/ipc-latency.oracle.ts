@@ -46,8 +46,25 @@ export class IpcLatencyOracle implements LatencyOracle {
     return [this.deviceKey];
   }
 
+  /** Candidates sent for a measurement / for a prediction only. */
+  readonly asked = { measure: 0, predict: 0 };
+
   async measure(model: Model, device: string): Promise<LatencyMeasurement> {
+    return this.ask(model, device, 'measure');
+  }
+
+  /** The parent's prediction for the device class, spending no device time. */
+  async predict(model: Model, device: string): Promise<LatencyMeasurement> {
+    return this.ask(model, device, 'predict');
+  }
+
+  private async ask(
+    model: Model,
+    device: string,
+    mode: 'measure' | 'predict',
+  ): Promise<LatencyMeasurement> {
     if (device !== this.deviceKey) throw new UnknownDeviceError(device, [this.deviceKey]);
+    this.asked[mode]++;
     const onnx = await deployableOnnx(model);
     const [h, w, c] = model.graph.inputShape;
     const requestId = this.nextId++;
@@ -59,6 +76,7 @@ export class IpcLatencyOracle implements LatencyOracle {
         onnxBase64: Buffer.from(onnx).toString('base64'),
         inputShape: [1, c!, h!, w!],
         label: this.label,
+        mode,
       });
     });
     if (!answer.ok || answer.p50Ms === undefined || answer.source === undefined) {

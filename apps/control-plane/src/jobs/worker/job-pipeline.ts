@@ -168,6 +168,10 @@ export class JobPipeline {
         ...(o.minChannels !== undefined ? { minChannels: o.minChannels } : {}),
         ...(o.wallClockMs !== undefined ? { wallClockMs: o.wallClockMs } : {}),
         ...(saved ? { resumeFrom: saved.checkpoint } : {}),
+        // Rounds that fail the accuracy guard cannot be kept: predicted, not measured.
+        ...(this.oracle && this.start.spec.objective.latencySource === 'measured'
+          ? { rejectedLatency: (m: Model, d: string) => this.oracle!.predict(m, d) }
+          : {}),
         onProgress: (e: AapEvent) => {
           if (e.kind === 'round-start') startedHere.push(e.round);
           this.onAapEvent(e, maxRounds, share, predictedMs);
@@ -198,6 +202,12 @@ export class JobPipeline {
     this.log(
       `aap rounds run by this process: ${startedHere.length ? startedHere.join(', ') : 'none'}`,
     );
+    if (this.oracle && this.start.spec.objective.latencySource === 'measured') {
+      this.log(
+        `fleet measurements asked for: ${this.oracle.asked.measure}; ` +
+          `rounds over the accuracy budget predicted instead: ${this.oracle.asked.predict}`,
+      );
+    }
     this.log(result.summary);
     if (last) this.sendFinal('aap', result.model, summary, result.round);
     return result.model;

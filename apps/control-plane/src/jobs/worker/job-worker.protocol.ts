@@ -54,6 +54,8 @@ export type ChildMessage =
       onnxBase64: string;
       inputShape: number[];
       label: string;
+      /** `predict`: the calibrated prediction only, no device time (rounds that cannot be kept). */
+      mode: 'measure' | 'predict';
     }
   | { type: 'done' }
   | { type: 'failed'; error: string };
