@@ -68,7 +68,7 @@ export function register(program: Command): void {
       '--max-drop <points>',
       'job: largest accuracy drop allowed',
       numberFlag('--max-drop'),
-      3,
+      5,
     )
     .option('--soak <duration>', 'rollouts: soak time per wave', durationFlag('--soak'), 2000)
     .option('--skip-job', 'only the fleet, the baseline and its rollout')
