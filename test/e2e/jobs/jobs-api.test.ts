@@ -4,7 +4,7 @@
  * Pareto view, the event stream, and cancellation.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
@@ -239,4 +239,39 @@ describe('compression jobs over REST', () => {
     assert.equal(q.startedAt, null);
     assert.deepEqual(q.rounds, []);
   });
+
+  it('fails a job whose process dies, with the reason, and goes on with the queue', async () => {
+    const created = await post(
+      jobRequest(base.variantId, {
+        name: 'doomed',
+        options: { aap: { maxRounds: 100, steps: 400, batchSize: 32, validationCount: 60 } },
+      }),
+    );
+    const next = await post(jobRequest(base.variantId, { name: 'next in line' }));
+    const id = created.body.id as string;
+    await waitForJob(fx, id, (j) => j.rounds.length >= 1, 30_000, 'baseline');
+    const workers = jobWorkerPids();
+    assert.equal(workers.length, 1, 'one job process at a time (EC_JOB_CONCURRENCY=1)');
+    process.kill(workers[0]!, 'SIGKILL');
+    const job = await waitForJob(fx, id, finished, 10_000, 'failed');
+    assert.equal(job.state, 'failed');
+    assert.match(job.error ?? '', /job process ended unexpectedly \(SIGKILL\)/);
+    assert.ok(existsSync(join(fx.dir.path, 'jobs', id)), 'a failed job keeps its files');
+    const after = await waitForJob(fx, next.body.id, finished, 60_000, 'next job finished');
+    assert.equal(after.state, 'succeeded', after.error ?? '');
+  });
 });
+
+/** Job processes of this test process (the control plane runs in it). */
+function jobWorkerPids(): number[] {
+  const children = readdirSync('/proc/self/task').flatMap((tid) =>
+    readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+  );
+  return children.map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('job-worker.main');
+    } catch {
+      return false;
+    }
+  });
+}
