@@ -13,6 +13,7 @@ import {
   workloadTerms,
   type DeviceProfile,
   type LatencyObservation,
+  type LayerWorkload,
 } from '@edgecompress/profiles';
 
 const profiles = loadDeviceProfiles(defaultProfilesDir() as string);
@@ -82,7 +83,11 @@ describe('merged observations of one graph', () => {
         }),
       ),
     );
-    const apart = observations.map((o) => ({ ...o, workload: structuredClone(o.workload) }));
+    const apart: LatencyObservation[] = observations.map((o) => ({
+      latencyMs: o.latencyMs,
+      profileId: o.profileId,
+      workload: structuredClone(o.workload as LayerWorkload[]),
+    }));
     const merged = fitCorrection(observations, pi5);
     const separate = fitCorrection(apart, pi5);
     assert.equal(merged.samples, 48);

@@ -20,6 +20,7 @@ import {
   predictLatency,
   type DeviceProfile,
 } from '@edgecompress/profiles';
+import { ArtifactsService } from '../../../apps/control-plane/src/artifacts/artifacts.service';
 import { SqliteDatabase } from '../../../apps/control-plane/src/database/sqlite.database';
 import { LatencyPredictorService } from '../../../apps/control-plane/src/latency/latency-predictor.service';
 import { LatencyService } from '../../../apps/control-plane/src/latency/latency.service';
@@ -142,6 +143,17 @@ describe('latency predictor calibration in the control plane', () => {
     const int8 = latency.predict(Buffer.from(qdq.bytes), PROFILE, 'pi-fast');
     const float = latency.predict(onnx, PROFILE, 'pi-fast');
     assert.ok(int8.ms > 0 && int8.ms < float.ms, `int8 ${int8.ms} vs float ${float.ms}`);
+
+    // A stored artifact is priced from its file, and from its kept workload afterwards.
+    const artifacts = fx.cp.app.get(ArtifactsService);
+    const stored = artifacts.storeBuffer(onnx);
+    fx.cp.app
+      .get(SqliteDatabase)
+      .write('test.artifact', () => artifacts.record(stored, 'application/onnx'));
+    const predictor = fx.cp.app.get(LatencyPredictorService);
+    assert.deepEqual(predictor.predictArtifact(stored.sha256, PROFILE, 'pi-fast'), float);
+    assert.deepEqual(predictor.predictArtifact(stored.sha256, PROFILE, 'pi-fast'), float);
+    assert.equal(predictor.predictArtifact('0'.repeat(64), PROFILE), null);
 
     const uncalibrated = latency.predict(onnx, 'jetson-nano');
     assert.equal(uncalibrated.calibrated, false);

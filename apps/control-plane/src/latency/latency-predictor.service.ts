@@ -121,6 +121,30 @@ export class LatencyPredictorService implements OnModuleInit, OnApplicationShutd
     return this.predictWorkload(this.workloadOf(onnx), profileId, deviceId);
   }
 
+  /**
+   * Prediction for a stored artifact (a variant or a measured candidate), for reports beside
+   * its measurements: from the kept workload, else from the file (then kept). Null when the
+   * artifact is not an ONNX graph the predictor can price.
+   */
+  predictArtifact(
+    artifactSha256: string,
+    profileId: string,
+    deviceId?: string,
+  ): { ms: number; calibrated: boolean } | null {
+    const stored = this.repository.workload(artifactSha256);
+    let workload = stored === undefined ? null : parseWorkload(stored);
+    if (stored === undefined) {
+      try {
+        if (this.artifacts.get(artifactSha256).media_type !== 'application/onnx') return null;
+        workload = this.workloadOf(this.artifacts.read(artifactSha256));
+        this.rememberWorkload(artifactSha256, workload);
+      } catch {
+        return null;
+      }
+    }
+    return workload ? this.predictWorkload(workload, profileId, deviceId) : null;
+  }
+
   predictWorkload(
     workload: readonly LayerWorkload[],
     profileId: string,

@@ -50,6 +50,14 @@ export class LatencyRepository {
       .get(commandId) as CachedLatencyRow | undefined;
   }
 
+  workload(artifactSha256: string): string | undefined {
+    return (
+      this.database.db
+        .prepare('SELECT workload_json FROM latency_workloads WHERE artifact_sha256 = ?')
+        .get(artifactSha256) as { workload_json: string } | undefined
+    )?.workload_json;
+  }
+
   hasWorkload(artifactSha256: string): boolean {
     return (
       this.database.db
