@@ -210,6 +210,20 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     assert.ok(Date.now() - started >= 250);
     assert.equal(benchmarks('lat-dark').length, 0);
 
+    // A selector that matches no device fails at once, saying so.
+    const none = Date.now();
+    await assert.rejects(
+      latency.measure({
+        onnx,
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'nobody' },
+        waitForDevicesMs: 30_000,
+        fallback: 'fail',
+      }),
+      /the selector matches no device/,
+    );
+    assert.ok(Date.now() - none < 2000);
+
     // Waiting is cancellable.
     const controller = new AbortController();
     const waiting = latency.measure(

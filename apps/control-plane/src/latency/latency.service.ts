@@ -198,7 +198,9 @@ export class LatencyService {
     if (perDevice.length === 0) {
       const why = reasons.length
         ? `every attempt failed (${reasons.join('; ')})`
-        : `no device of the selector was online within ${waitMs} ms`;
+        : this.devices.select(req.selector).length === 0
+          ? `the selector matches no device (${JSON.stringify(req.selector)})`
+          : `no device of the selector was online within ${waitMs} ms`;
       if (req.fallback === 'predicted') {
         if (predictedMs === null)
           throw new LatencyUnavailableError(
