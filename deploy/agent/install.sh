@@ -14,7 +14,8 @@ cp -R "$here/edgec-agent" "$here/node_modules" /opt/edgec-agent/
 install -d -m 0750 -g edgec-agent /etc/edgec-agent
 if [ ! -f /etc/edgec-agent/agent.json ]; then
   install -m 0640 -g edgec-agent "$here/deploy/agent.example.json" /etc/edgec-agent/agent.json
-  echo "edit /etc/edgec-agent/agent.json (device id, password, broker, trusted key), then:"
+  echo "edit /etc/edgec-agent/agent.json (device id, password, broker, trusted key), or enroll"
+  echo "with a fleet token instead (see $here/deploy/agent.enroll.example.json), then:"
   echo "  systemctl start edgec-agent"
 fi
 install -m 0644 "$here/deploy/edgec-agent.service" /etc/systemd/system/edgec-agent.service
