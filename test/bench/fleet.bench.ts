@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer full|manifest]
- *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]`
+ *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]
+ *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]`
  *
  * A fleet of simulated devices (test/bench/fleet/simulated-agent.ts: plain mqtt.js clients,
  * many per process, several processes, each with its own provisioned credentials, speaking the
@@ -16,9 +17,11 @@
  *                 (`--mode fanout`): artifact published once, fanned out by the broker, every
  *                 device fetches it and reports
  *
- * with the control plane's CPU and RSS per phase (from /proc) and reports/s stored. The peer is
- * AWS IoT Jobs' maximum rollout rate, 1,000 devices per minute (documented limit); the
- * printed ratio is our devices per minute over it. Target: 10,000 devices in under 60 s.
+ * Per phase: the control plane's CPU and RSS (from /proc) and its SQLite write time by
+ * transaction kind (from /metrics); reports/s stored. On the first fleet size also the same
+ * small AAP job with predicted and with measured latency (fleet/aap-job.phase.ts): wall time
+ * and device benchmarks spent. The peer is AWS IoT Jobs' maximum rollout rate, 1,000 devices
+ * per minute (documented limit); the printed ratio is our devices per minute over it. Target: 10,000 devices in under 60 s.
  * Writes bench-results/fleet.json.
  */
 import BetterSqlite3 from 'better-sqlite3';
@@ -32,7 +35,10 @@ import { getFreePort, makeTempDir } from '@edgecompress/testing';
 import { createApiToken } from '../../apps/control-plane/src/main';
 import { AgentSwarm } from './fleet/agent-swarm.driver';
 import { ProcessSampler, type PhaseUsage } from './fleet/process-sampler';
+import { compareAapJobs, type AapJobComparison } from './fleet/aap-job.phase';
+import { commandTimings, type CommandTiming } from './fleet/command-timings';
 import { provisionInBulk, type BulkDevice } from './fleet/bulk-provisioning';
+import { ControlPlaneApi as Api, HttpError } from './fleet/control-plane.api';
 import type { SwarmDevice } from './fleet/swarm-messages';
 import {
   scrapeTransactions,
@@ -89,6 +95,8 @@ interface RunResult {
     eventsStored: number;
     eventsPerSec: number;
     commandsByStatus: Record<string, number>;
+    /** Per command kind: dispatch, delivery + ack, and device work, from the outbox rows. */
+    commandTimings: CommandTiming[];
     swarm: {
       commandsByType: Record<string, number>;
       fetches: number;
@@ -100,6 +108,8 @@ interface RunResult {
     };
     usage: Phase;
   };
+  /** AAP job with predicted vs measured latency on this fleet (first fleet size only). */
+  aapJob: AapJobComparison | null;
   /** 1-minute load average of the machine when the run started and ended (2 cores here). */
   loadAverage: { start: number; end: number };
 }
@@ -162,36 +172,6 @@ function variantOfSize(mb: number): Buffer {
   return Buffer.from(exportOnnx(model));
 }
 
-class Api {
-  constructor(
-    readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  async call<T>(method: string, path: string, body?: unknown, raw?: Buffer): Promise<T> {
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${this.token}`,
-        'Content-Type': raw ? 'application/octet-stream' : 'application/json',
-      },
-      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new HttpError(res.status, `${method} ${path}: ${res.status} ${text}`);
-    return (text ? JSON.parse(text) : null) as T;
-  }
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function deviceAt(i: number): BulkDevice {
   const profileId = PROFILES[i % PROFILES.length]!;
   return {
@@ -250,20 +230,21 @@ async function runRollout(
     abortRules: { maxFailureRate: 0.05, minDevices: 10 },
   });
   const doneAt = new Map<number, number>();
-  const final = await waitFor(
-    async () => {
-      const view = await api.call<RolloutView>('GET', `/api/v1/rollouts/${created.id}`);
-      for (const w of view.waves) {
-        if (w.state === 'done' && !doneAt.has(w.index)) doneAt.set(w.index, Date.now() - t0);
-      }
-      return view;
-    },
-    (v) => v.state === 'succeeded' || v.state === 'aborted',
-    timeoutMs,
-    1000,
-  );
+  const deadline = t0 + timeoutMs;
+  let final: RolloutView;
+  for (;;) {
+    final = await api.call<RolloutView>('GET', `/api/v1/rollouts/${created.id}`);
+    for (const w of final.waves) {
+      if (w.state === 'done' && !doneAt.has(w.index)) doneAt.set(w.index, Date.now() - t0);
+    }
+    if (final.state === 'succeeded' || final.state === 'aborted') break;
+    // Past the limit the run stops here and reports how far the rollout got (a rate).
+    if (Date.now() > deadline) break;
+    await sleep(1000);
+  }
+  const finished = final.state === 'succeeded' || final.state === 'aborted';
   return {
-    state: final.state,
+    state: finished ? final.state : `${final.state}, stopped at the ${timeoutMs / 1000} s limit`,
     reason: final.reason,
     done: final.targets.filter((t) => t.step === 'done').length,
     waves: final.waves.map((w) => ({
@@ -325,6 +306,8 @@ async function run(
     soakMs: number;
     mode: 'auto' | 'rollout' | 'fanout';
     restDevices: number;
+    maxRolloutS: number;
+    withJob: boolean;
   },
 ): Promise<RunResult> {
   const dir = makeTempDir('edgec-bench-fleet-');
@@ -415,7 +398,7 @@ async function run(
     const online = await waitFor(
       () => count("SELECT COUNT(*) AS n FROM devices WHERE status = 'online'"),
       (n) => n >= started.connected,
-      120_000,
+      Math.max(120_000, devices * 30),
       250,
     ).catch(() => count("SELECT COUNT(*) AS n FROM devices WHERE status = 'online'"));
     const connectSeconds = (Date.now() - t) / 1000;
@@ -437,7 +420,8 @@ async function run(
     const eventsBefore = count('SELECT COUNT(*) AS n FROM command_events');
     await phaseStart();
     t = Date.now();
-    const timeoutMs = Math.max(300_000, devices * 60);
+    const rolloutStartedAt = t;
+    const timeoutMs = options.maxRolloutS * 1000;
     let outcome: Awaited<ReturnType<typeof runRollout>>;
     try {
       outcome =
@@ -464,7 +448,13 @@ async function run(
         }[]
       ).map((r) => [r.status, r.n]),
     );
+    const timings = commandTimings(db, rolloutStartedAt);
     const devicesPerMinute = (outcome.done / seconds) * 60;
+    let aapJob: AapJobComparison | null = null;
+    if (options.withJob) {
+      console.log('  AAP job, predicted then measured latency (3 raspberry-pi-5 devices)');
+      aapJob = await compareAapJobs(api, db, { group: GROUP, profileId: PROFILES[0]!, k: 3 });
+    }
     return {
       devices,
       mode,
@@ -498,6 +488,7 @@ async function run(
         eventsStored,
         eventsPerSec: eventsStored / seconds,
         commandsByStatus,
+        commandTimings: timings,
         swarm: {
           commandsByType: stats.counters.commandsByType,
           fetches: stats.counters.fetches,
@@ -509,6 +500,7 @@ async function run(
         },
         usage,
       },
+      aapJob,
       loadAverage: { start: loadAverageAtStart, end: loadavg()[0]! },
     };
   } finally {
@@ -559,6 +551,35 @@ function printRuns(results: RunResult[]): void {
     }
   }
   for (const r of results) {
+    const fmt = (p: { p50: number; p90: number } | null) => (p ? `${p.p50}/${p.p90}` : '-');
+    console.log(
+      `\n${r.devices} devices, rollout commands (ms, p50/p90): queued->sent, sent->acked, acked->done`,
+    );
+    for (const c of r.rollout.commandTimings) {
+      console.log(
+        `  ${c.kind.padEnd(10)} ${String(c.commands).padStart(6)} commands, ${String(c.unsent).padStart(5)} never sent: ${fmt(c.queuedToSentMs)}, ${fmt(c.sentToAckedMs)}, ${fmt(c.ackedToDoneMs)}`,
+      );
+    }
+  }
+  for (const r of results) {
+    const job = r.aapJob;
+    if (!job) continue;
+    console.log(
+      `\nAAP job on ${r.devices} devices (target ${job.profileId}, k = ${job.k}; device latencies simulated)`,
+    );
+    console.log(
+      `${'latency'.padEnd(10)}${'state'.padStart(11)}${'wall s'.padStart(8)}${'rounds'.padStart(8)}${'measured'.padStart(10)}${'device benchmarks'.padStart(19)}`,
+    );
+    for (const f of [job.predicted, job.measured]) {
+      console.log(
+        `${f.latencySource.padEnd(10)}${f.state.padStart(11)}${f.wallSeconds.toFixed(1).padStart(8)}${String(f.rounds).padStart(8)}${String(f.roundsMeasured).padStart(10)}${String(f.deviceBenchmarks).padStart(19)}`,
+      );
+    }
+    console.log(
+      `measured / predicted wall time x${job.wallTimeRatio.toFixed(2)}; device benchmarks saved by the predictor: ${job.deviceBenchmarksSaved}`,
+    );
+  }
+  for (const r of results) {
     if (r.devices >= 10_000) {
       console.log(
         `target 10,000 devices in < 60 s: ${r.rollout.seconds < 60 && r.rollout.devicesDone >= 10_000 ? 'met' : 'not met'} (${r.rollout.seconds.toFixed(1)} s, ${r.rollout.devicesDone} done)`,
@@ -577,6 +598,8 @@ async function main(): Promise<void> {
       'soak-ms': { type: 'string', default: '0' },
       mode: { type: 'string', default: 'auto' },
       'rest-devices': { type: 'string', default: '1000' },
+      'max-rollout-s': { type: 'string', default: '900' },
+      'no-job': { type: 'boolean', default: false },
     },
   });
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
@@ -599,6 +622,8 @@ async function main(): Promise<void> {
         soakMs: Number(values['soak-ms']),
         mode: values.mode as 'auto' | 'rollout' | 'fanout',
         restDevices: Number(values['rest-devices']),
+        maxRolloutS: Number(values['max-rollout-s']),
+        withJob: !values['no-job'] && results.length === 0,
       }),
     );
   }
