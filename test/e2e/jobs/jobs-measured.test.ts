@@ -26,7 +26,8 @@ describe('compression job with measured latency (real agents, embedded broker)',
 
   it('measures every candidate on a device of the group and quantizes the AAP result with SQAKD', async () => {
     const { fx } = fleet;
-    const base = await uploadBaseModel(fx);
+    // ONNX in, ONNX variants out: the float AAP rounds and the QDQ SQAKD model can be deployed.
+    const base = await uploadBaseModel(fx, [8, 8, 1], 4, 'onnx');
     const created = await fx
       .api()
       .post('/api/v1/jobs')
@@ -83,11 +84,24 @@ describe('compression job with measured latency (real agents, embedded broker)',
     assert.equal(quantized.latencySource, 'measured');
     assert.ok(quantized.latencyMs! > 0);
     assert.equal(job.resultVariantId, quantized.variantId);
-    assert.ok(quantized.bytes < aap[0]!.bytes, 'the int8 QDQ file is smaller than the float model');
 
     // The quantized variant descends from the AAP result and records the quantization.
     const variant = await fx.api().get(`/api/v1/variants/${quantized.variantId}`).set(fx.auth);
     assert.equal(variant.body.method, 'sqakd');
+    assert.equal(variant.body.format, 'onnx');
+    const file = await fx
+      .api()
+      .get(`/api/v1/variants/${quantized.variantId}/artifact`)
+      .set(fx.auth)
+      .buffer(true)
+      .parse((r, cb) => {
+        const parts: Buffer[] = [];
+        r.on('data', (d: Buffer) => parts.push(d));
+        r.on('end', () => cb(null, Buffer.concat(parts)));
+      });
+    assert.equal(file.status, 200);
+    assert.ok((file.body as Buffer).includes('DequantizeLinear'), 'a QDQ ONNX file');
+    assert.equal((file.body as Buffer).length, quantized.bytes);
     assert.equal(variant.body.options.bits, 'w8a8');
     assert.equal(variant.body.provenance.latencySource, 'measured');
     const aapVariants = aap

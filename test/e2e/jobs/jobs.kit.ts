@@ -2,23 +2,27 @@
  * What the job tests share: a tiny engine model uploaded as a model, job requests on synthetic
  * data small enough for seconds per round, and polling of a job's state over REST.
  */
-import { buildSmallCnn, serializeModel } from '@edgecompress/engine';
+import { buildSmallCnn, exportOnnx, serializeModel } from '@edgecompress/engine';
 import type { ControlPlaneFixture } from '../control-plane/control-plane.fixture';
 import type { JobView } from '../../../apps/control-plane/src/jobs/job.types';
 
-/** Uploads a small CNN (engine file) and returns its original variant id. */
+/**
+ * Uploads a small CNN and returns its original variant id: as an engine model file, or as ONNX
+ * (the form devices run, so its variants can be rolled out).
+ */
 export async function uploadBaseModel(
   fx: ControlPlaneFixture,
   inputShape: [number, number, number] = [8, 8, 1],
   numClasses = 4,
+  format: 'engine' | 'onnx' = 'engine',
 ): Promise<{ modelId: string; variantId: string }> {
   const model = buildSmallCnn({ inputShape, numClasses, widths: [6, 8, 12], seed: 1 });
   const res = await fx
     .api()
-    .post('/api/v1/models?name=tiny-cnn&format=engine')
+    .post(`/api/v1/models?name=tiny-cnn&format=${format}`)
     .set(fx.auth)
     .set('Content-Type', 'application/octet-stream')
-    .send(serializeModel(model));
+    .send(Buffer.from(format === 'onnx' ? exportOnnx(model) : serializeModel(model)));
   if (res.status !== 201) throw new Error(`upload: ${res.status} ${JSON.stringify(res.body)}`);
   return { modelId: res.body.id as string, variantId: res.body.variants[0].id as string };
 }
