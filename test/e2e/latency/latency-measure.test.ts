@@ -179,6 +179,40 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
     );
   });
 
+  it('cancels a running benchmark on the device when the caller aborts', async () => {
+    const cancelsBefore = commands
+      .list({ limit: 100, deviceId: 'lat-b' })
+      .filter((c) => c.type === 'cancel').length;
+    const controller = new AbortController();
+    const pending = latency.measure(
+      {
+        onnx: candidate(9),
+        inputShape: INPUT_SHAPE,
+        selector: { group: 'lab' },
+        runs: 1_000_000,
+        timeBudgetMs: 30_000,
+        warmup: 1,
+        fallback: 'fail',
+      },
+      controller.signal,
+    );
+    const mine = () =>
+      commands
+        .list({ limit: 100, deviceId: 'lat-b' })
+        .find((c) => c.type === 'benchmark' && c.status === 'acked');
+    await waitUntil(() => mine() !== undefined, 20_000, 'lat-b acked the benchmark');
+    controller.abort();
+    await assert.rejects(pending, { name: 'AbortError' });
+    await waitUntil(
+      () =>
+        commands
+          .list({ limit: 100, deviceId: 'lat-b' })
+          .filter((c) => c.type === 'cancel' && c.status === 'succeeded').length > cancelsBefore,
+      15_000,
+      'lat-b acknowledged the cancel',
+    );
+  });
+
   it('with no device online: falls back to the prediction, or fails, as asked', async () => {
     const onnx = candidate(5);
     const predicted = await latency.measure({

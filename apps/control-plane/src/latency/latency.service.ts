@@ -181,6 +181,8 @@ export class LatencyService {
           cached: false,
           measurementId: row?.id ?? null,
         });
+      } else if (signal?.aborted) {
+        continue; // the caller gave up: not the device's failure (thrown at the loop's top)
       } else {
         failures++;
         this.metrics.deviceResults.inc({ outcome: 'failed' });
