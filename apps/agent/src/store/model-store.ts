@@ -12,7 +12,7 @@
  * Disk use (complete + incoming) never exceeds the quota: room is made by evicting models that
  * are neither protected (active, previous, in use) nor being received, else QUOTA_EXCEEDED.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -54,8 +54,8 @@ export function expectedChunkLength(layout: ChunkLayout, index: number): number 
 export class ModelStore {
   private readonly modelsDir: string;
   private readonly incomingDir: string;
-  /** Open partial files and the chunks known to be in them. */
-  private readonly parts = new Map<string, { fd: number; present: Set<number> }>();
+  /** Open partial files, the chunks known to be in them, and the running whole-file hash. */
+  private readonly parts = new Map<string, PartialFile>();
 
   constructor(
     dataDir: string,
@@ -165,7 +165,7 @@ export class ModelStore {
    * The partial file of an artifact, opened (and sized) on first use. A file kept from before a
    * restart is scanned once: a region counts as received only if its sha256 is the manifest's.
    */
-  private part(layout: ChunkLayout): { fd: number; present: Set<number> } {
+  private part(layout: ChunkLayout): PartialFile {
     const open = this.parts.get(layout.sha256);
     if (open) return open;
     const path = this.partPath(layout.sha256);
@@ -184,7 +184,7 @@ export class ModelStore {
       // Sized up front, so the quota sees the whole reservation from the first chunk on.
       ftruncateSync(fd, layout.size);
     }
-    const entry = { fd, present };
+    const entry: PartialFile = { fd, present, prefixHash: createHash('sha256'), prefixBytes: 0 };
     this.parts.set(layout.sha256, entry);
     return entry;
   }
@@ -232,6 +232,12 @@ export class ModelStore {
       );
     }
     part.present.add(index);
+    // Chunks mostly arrive in order (retained messages, HTTP body): hash them as they come, so
+    // assembly need not read the whole file again.
+    if (index * layout.chunkSize === part.prefixBytes) {
+      part.prefixHash.update(bytes);
+      part.prefixBytes += bytes.length;
+    }
     return true;
   }
 
@@ -264,10 +270,10 @@ export class ModelStore {
     if (missing.length > 0) {
       throw new AgentError('ARTIFACT_NOT_FOUND', `${missing.length} chunks still missing`);
     }
-    const { fd } = this.part(layout);
-    const hash = createHash('sha256');
+    // The running hash covers the chunks written in order; the rest is read back from the file.
+    const { fd, prefixHash: hash, prefixBytes } = this.part(layout);
     const buffer = Buffer.allocUnsafe(Math.min(layout.size, 1 << 20));
-    let position = 0;
+    let position = prefixBytes;
     for (;;) {
       const read = readSync(fd, buffer, 0, buffer.length, position);
       if (read === 0) break;
@@ -409,6 +415,14 @@ export class ModelStore {
       }
     }
   }
+}
+
+interface PartialFile {
+  fd: number;
+  present: Set<number>;
+  /** sha256 of the file's first `prefixBytes` bytes, fed by chunks written in order. */
+  prefixHash: Hash;
+  prefixBytes: number;
 }
 
 function sizeOf(path: string): number {
