@@ -95,6 +95,8 @@ interface RunResult {
     eventsStored: number;
     eventsPerSec: number;
     commandsByStatus: Record<string, number>;
+    /** GET /api/v1/rollouts/:id while watching (it lists every target). */
+    rolloutViewMs: { polls: number; mean: number; max: number } | null;
     /** Per command kind: dispatch, delivery + ack, and device work, from the outbox rows. */
     commandTimings: CommandTiming[];
     swarm: {
@@ -221,6 +223,7 @@ async function runRollout(
   reason: string | null;
   done: number;
   waves: RunResult['rollout']['waves'];
+  viewMs: RunResult['rollout']['rolloutViewMs'];
 }> {
   const t0 = Date.now();
   const created = await api.call<RolloutView>('POST', '/api/v1/rollouts', {
@@ -230,17 +233,21 @@ async function runRollout(
     abortRules: { maxFailureRate: 0.05, minDevices: 10 },
   });
   const doneAt = new Map<number, number>();
+  const viewMs: number[] = [];
   const deadline = t0 + timeoutMs;
   let final: RolloutView;
   for (;;) {
+    const asked = Date.now();
     final = await api.call<RolloutView>('GET', `/api/v1/rollouts/${created.id}`);
+    viewMs.push(Date.now() - asked);
     for (const w of final.waves) {
       if (w.state === 'done' && !doneAt.has(w.index)) doneAt.set(w.index, Date.now() - t0);
     }
     if (final.state === 'succeeded' || final.state === 'aborted') break;
     // Past the limit the run stops here and reports how far the rollout got (a rate).
     if (Date.now() > deadline) break;
-    await sleep(1000);
+    // The view lists every target: polled less often on big fleets so watching costs little.
+    await sleep(final.targets.length >= 1000 ? 5000 : 1000);
   }
   const finished = final.state === 'succeeded' || final.state === 'aborted';
   return {
@@ -252,6 +259,11 @@ async function runRollout(
       devices: w.deviceIds.length,
       doneAtSeconds: doneAt.has(w.index) ? doneAt.get(w.index)! / 1000 : null,
     })),
+    viewMs: {
+      polls: viewMs.length,
+      mean: Math.round(viewMs.reduce((a, b) => a + b, 0) / Math.max(1, viewMs.length)),
+      max: Math.max(0, ...viewMs),
+    },
   };
 }
 
@@ -266,6 +278,7 @@ async function runFanout(
   reason: string | null;
   done: number;
   waves: RunResult['rollout']['waves'];
+  viewMs: RunResult['rollout']['rolloutViewMs'];
 }> {
   await api.call('POST', '/api/v1/commands/benchmark', {
     variantId,
@@ -294,6 +307,7 @@ async function runFanout(
     reason: null,
     done: ok,
     waves: [{ label: 'all', devices, doneAtSeconds: null }],
+    viewMs: null,
   };
 }
 
@@ -489,6 +503,7 @@ async function run(
         eventsPerSec: eventsStored / seconds,
         commandsByStatus,
         commandTimings: timings,
+        rolloutViewMs: outcome.viewMs,
         swarm: {
           commandsByType: stats.counters.commandsByType,
           fetches: stats.counters.fetches,

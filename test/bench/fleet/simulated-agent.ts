@@ -108,6 +108,7 @@ export class SimulatedAgent {
   private active: { sha256: string; variantId?: string } | null = null;
   private previous: { sha256: string; variantId?: string } | null = null;
   private queue: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly options: SimulatedAgentOptions) {
     this.now = options.now ?? Date.now;
@@ -158,6 +159,7 @@ export class SimulatedAgent {
 
   /** Drops the connection without DISCONNECT (no clean goodbye needed in a benchmark). */
   stop(): Promise<void> {
+    this.stopped = true;
     const client = this.client;
     if (!client) return Promise.resolve();
     return new Promise((resolve) => client.end(true, {}, () => resolve()));
@@ -491,6 +493,7 @@ export class SimulatedAgent {
   }
 
   private publishState(): void {
+    if (this.stopped) return;
     this.client?.publish(topics.deviceState(this.options.deviceId), this.stateMessage(true), {
       qos: 1,
       retain: true,
@@ -512,6 +515,8 @@ export class SimulatedAgent {
   }
 
   private publishEvent(event: EventMessage): void {
+    // A job finishing after stop() has nothing to send on (mqtt.js has closed its store).
+    if (this.stopped) return;
     this.options.counters.eventsSent++;
     this.client?.publish(
       topics.deviceEvents(this.options.deviceId),
