@@ -161,8 +161,12 @@ export class LatencyService {
         perDevice.length + running.size < k &&
         this.devices.select(req.selector).some((d) => !tried.has(d.id));
       if (running.size === 0 && !canGrow) break;
-      // Wake for a finished attempt, or for a device coming online while more are needed.
-      const wake = canGrow ? this.onlineOrTimeout(waitDeadline - this.clock.now(), signal) : null;
+      // Wake for a finished attempt, for the caller's abort (an attempt joined from another
+      // request does not watch this signal), or for a device coming online while more are needed.
+      const wake =
+        canGrow || signal
+          ? this.wakeOn(canGrow ? waitDeadline - this.clock.now() : null, signal)
+          : null;
       const outcome = await Promise.race([
         ...running.values(),
         ...(wake ? [wake.promise] : []),
@@ -193,9 +197,7 @@ export class LatencyService {
 
     const profileId = this.predictionProfile(req, perDevice);
     const predictedMs =
-      workload && profileId !== undefined
-        ? this.predictor.predictWorkload(workload, profileId).ms
-        : null;
+      workload && profileId !== undefined ? this.tryPredict(workload, profileId) : null;
 
     if (perDevice.length === 0) {
       const why = reasons.length
@@ -209,7 +211,7 @@ export class LatencyService {
             `cannot fall back to a prediction: ${
               profileId === undefined
                 ? 'neither the selector nor the request names a profile'
-                : 'the graph could not be imported for prediction'
+                : `profile "${profileId}" is unknown or the graph cannot be priced`
             }; ${why}`,
           );
         this.metrics.answers.inc({ source: 'predicted' });
@@ -266,6 +268,15 @@ export class LatencyService {
     return stored.sha256;
   }
 
+  /** The prediction beside a measurement; null when the profile is unknown. */
+  private tryPredict(workload: readonly LayerWorkload[], profileId: string): number | null {
+    try {
+      return this.predictor.predictWorkload(workload, profileId).ms;
+    } catch {
+      return null;
+    }
+  }
+
   private tryWorkload(onnx: Buffer, sha: string): LayerWorkload[] | null {
     try {
       const workload = this.predictor.workloadOf(onnx);
@@ -307,19 +318,22 @@ export class LatencyService {
     return promise;
   }
 
-  /** Resolves 'wake' when any device comes online, the time is up, or the signal aborts. */
-  private onlineOrTimeout(
-    ms: number,
+  /**
+   * Resolves 'wake' when the signal aborts or, given a time, when any device comes online or
+   * the time is up.
+   */
+  private wakeOn(
+    ms: number | null,
     signal?: AbortSignal,
   ): { promise: Promise<'wake'>; cancel(): void } {
     let cancel = () => {};
     const promise = new Promise<'wake'>((resolve) => {
       const wake = () => resolve('wake');
-      const timer = this.clock.setTimeout(wake, Math.max(0, ms));
-      this.lifecycle.on('online', wake);
+      const timer = ms === null ? null : this.clock.setTimeout(wake, Math.max(0, ms));
+      if (ms !== null) this.lifecycle.on('online', wake);
       signal?.addEventListener('abort', wake, { once: true });
       cancel = () => {
-        this.clock.clearTimeout(timer);
+        if (timer !== null) this.clock.clearTimeout(timer);
         this.lifecycle.off('online', wake);
         signal?.removeEventListener('abort', wake);
       };
