@@ -8,6 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import type { JobRoundRecord } from '../../../apps/control-plane/src/jobs/job.types';
 import { finished, getJob, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
 
 describe('compression jobs over REST', () => {
@@ -170,7 +171,16 @@ describe('compression jobs over REST', () => {
   });
 
   it('streams state, progress and rounds over SSE until the job ends', async () => {
-    const created = await post(jobRequest(base.variantId, { name: 'streamed' }));
+    const created = await post(
+      jobRequest(base.variantId, {
+        name: 'streamed',
+        pipeline: ['aap', 'sqakd'],
+        options: {
+          aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
+          sqakd: { bits: 'w4a8', epochs: 1, stepsPerEpoch: 2, batchSize: 32 },
+        },
+      }),
+    );
     assert.equal(created.status, 201);
     const res = await fetch(`${fx.cp.httpUrl}/api/v1/jobs/${created.body.id}/events`, {
       headers: fx.auth,
@@ -191,11 +201,21 @@ describe('compression jobs over REST', () => {
     const last = events.at(-1)!;
     assert.equal(last.type, 'state');
     assert.equal(last.data.state, 'succeeded');
-    const rounds = events.filter((e) => e.type === 'round').map((e) => e.data.round);
+    const rounds = events
+      .filter((e) => e.type === 'round')
+      .map((e) => `${String(e.data.method)}:${String(e.data.round)}`);
+    const recorded = last.data.rounds as JobRoundRecord[];
     assert.deepEqual(
       rounds,
-      (last.data.rounds as { round: number }[]).map((r) => r.round),
+      recorded.map((r) => `${r.method}:${r.round}`),
     );
+    // SQAKD on the AAP result closes the job, with a predicted latency like every round.
+    const quantized = recorded.at(-1)!;
+    assert.equal(quantized.method, 'sqakd');
+    assert.equal(quantized.verdict, 'final');
+    assert.equal(quantized.latencySource, 'predicted');
+    assert.ok(quantized.latencyMs! > 0);
+    assert.equal(last.data.resultVariantId, quantized.variantId);
   });
 
   it('cancels a running job: the child is stopped and the job is cancelled', async () => {
