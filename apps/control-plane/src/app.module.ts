@@ -16,6 +16,7 @@ import { ModelsModule } from './models/models.module';
 import { MqttGatewayModule } from './mqtt/mqtt-gateway.module';
 import { MqttTransportModule } from './mqtt/mqtt-transport.module';
 import { ProfilesModule } from './profiles/profiles.module';
+import { ReportsModule } from './reports/reports.module';
 import { RolloutsModule } from './rollouts/rollouts.module';
 
 export interface AppDependencies {
@@ -63,6 +64,7 @@ export class AppModule {
         MqttGatewayModule,
         HealthModule,
         RolloutsModule,
+        ReportsModule,
         LatencyModule,
       ],
       providers: [
