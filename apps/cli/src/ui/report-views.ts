@@ -38,6 +38,7 @@ const PREFERRED = [
   'group',
   'variantId',
   'variant',
+  'devices',
   'n',
   'count',
   'p50Ms',
@@ -48,8 +49,8 @@ const PREFERRED = [
   'maxMs',
   'predictedMs',
   'source',
-  'ratio',
-  'errorPct',
+  'predictionErrorPct',
+  'predictionCalibrated',
 ];
 
 const HEADERS: Record<string, string> = {
@@ -63,7 +64,8 @@ const HEADERS: Record<string, string> = {
   minMs: 'MIN MS',
   maxMs: 'MAX MS',
   predictedMs: 'PREDICTED MS',
-  errorPct: 'ERROR %',
+  predictionErrorPct: 'PRED ERR %',
+  predictionCalibrated: 'CALIBRATED',
 };
 
 function cell(key: string, value: unknown): string | number | null {
