@@ -129,6 +129,69 @@ describe('rollouts over three agents (real agents, broker, SQLite)', () => {
     assert.ok((await firstSentAt('ro-c')) >= (await activatedAt('ro-b')) + soakMs);
   });
 
+  it('reports per device and per profile what the rollouts measured, beside the prediction (JSON and CSV)', async () => {
+    const rollout = (await fleet.api().get('/api/v1/rollouts?limit=1').set(fx.auth)).body[0];
+    const res = await fleet
+      .api()
+      .get(`/api/v1/reports/latency?variant=${v2.variantId}&group=line-1`)
+      .set(fx.auth);
+    assert.equal(res.status, 200);
+    const rows = res.body.rows as {
+      scope: string;
+      deviceId: string | null;
+      profileId: string | null;
+      devices: number;
+      n: number;
+      p50Ms: number;
+      spreadMs: { min: number; max: number };
+      predictedMs: number | null;
+      predictionErrorPct: number | null;
+    }[];
+    const deviceRows = rows.filter((r) => r.scope === 'device');
+    assert.deepEqual(
+      deviceRows.map((r) => r.deviceId),
+      DEVICES,
+    );
+    for (const r of deviceRows) {
+      // One benchmark of v2 per device: the rollout's own measurement.
+      const target = rollout.targets.find((t: { deviceId: string }) => t.deviceId === r.deviceId);
+      assert.deepEqual(
+        [r.n, r.p50Ms, r.spreadMs.min, r.spreadMs.max],
+        [1, target.p50Ms, target.p50Ms, target.p50Ms],
+      );
+      if (r.predictedMs !== null)
+        assert.ok(
+          Math.abs(r.predictionErrorPct! - ((r.predictedMs - r.p50Ms) / r.p50Ms) * 100) < 1e-6,
+        );
+    }
+    const profileRows = rows.filter((r) => r.scope === 'profile');
+    assert.equal(profileRows.length, 1);
+    const sortedP50 = deviceRows.map((r) => r.p50Ms).sort((a, b) => a - b);
+    assert.deepEqual(
+      [profileRows[0]!.devices, profileRows[0]!.n, profileRows[0]!.p50Ms, profileRows[0]!.spreadMs],
+      [3, 3, sortedP50[1], { min: sortedP50[0], max: sortedP50[2] }],
+    );
+    const csv = await fleet
+      .api()
+      .get(`/api/v1/reports/latency?variant=${v2.variantId}&group=line-1&format=csv`)
+      .set(fx.auth);
+    assert.match(csv.headers['content-type'] as string, /^text\/csv/);
+    const lines = csv.text.trimEnd().split('\n');
+    assert.equal(lines.length, 1 + rows.length);
+    assert.match(lines[0]!, /^scope,variant_id,profile_id,device_id,devices,n,p50_ms/);
+    assert.equal(lines.filter((l) => l.startsWith(`device,${v2.variantId},`)).length, 3);
+    const none = await fleet.api().get('/api/v1/reports/latency?group=nobody').set(fx.auth);
+    assert.deepEqual(none.body.rows, []);
+    assert.equal(
+      (await fleet.api().get('/api/v1/reports/latency?variant=var_nope').set(fx.auth)).status,
+      404,
+    );
+    assert.equal(
+      (await fleet.api().get('/api/v1/reports/latency?format=xml').set(fx.auth)).status,
+      400,
+    );
+  });
+
   it('pause holds the next wave (no command goes out), resume finishes it; the SSE stream tells it all', async () => {
     const created = await createRollout(fleet, {
       variantId: v3.variantId,
