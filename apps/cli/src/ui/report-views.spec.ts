@@ -16,7 +16,15 @@ describe('renderLatencyReport', () => {
         },
         { p50Ms: null, deviceId: 'pi-2', n: 0, spreadMs: null, source: 'predicted' },
       ],
-      profiles: [{ profileId: 'raspberry-pi-5', p50Ms: 3.21, predictedMs: 2.9, n: 1 }],
+      profiles: [
+        {
+          profileId: 'raspberry-pi-5',
+          p50Ms: 3.21,
+          predictedMs: 2.9,
+          n: 1,
+          predictionErrorPct: -9.657,
+        },
+      ],
     });
     assert.equal(
       text,
@@ -27,8 +35,8 @@ describe('renderLatencyReport', () => {
         'pi-2    0       -  -           predicted',
         '',
         'profiles:',
-        'PROFILE         N  P50 MS  PREDICTED MS',
-        'raspberry-pi-5  1    3.21          2.90',
+        'PROFILE         N  P50 MS  PREDICTED MS  PRED ERR %',
+        'raspberry-pi-5  1    3.21          2.90        -9.7',
         '',
       ].join('\n'),
     );

@@ -70,8 +70,11 @@ const HEADERS: Record<string, string> = {
 
 function cell(key: string, value: unknown): string | number | null {
   if (value === null || value === undefined) return null;
-  if (typeof value === 'number')
-    return /Ms$/.test(key) ? formatMs(value) : Number(value.toFixed(4));
+  if (typeof value === 'number') {
+    if (/Ms$/.test(key)) return formatMs(value);
+    if (/Pct$/.test(key)) return `${value > 0 ? '+' : ''}${value.toFixed(1)}`;
+    return Number(value.toFixed(4));
+  }
   if (typeof value === 'object') {
     const v = value as Row;
     if (typeof v.min === 'number' && typeof v.max === 'number')
