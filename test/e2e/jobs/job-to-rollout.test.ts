@@ -47,7 +47,7 @@ describe('job with measured latency, then a rollout of its result', () => {
         }),
       );
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const job = await waitForJob(fx, created.body.id, finished, 60_000, 'job finished');
+    const job = await waitForJob(fx, created.body.id, finished, 180_000, 'job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
     const baseline = job.rounds[0]!;
     const final = job.rounds.at(-1)!;
@@ -71,7 +71,7 @@ describe('job with measured latency, then a rollout of its result', () => {
         abortRules: { maxFailureRate: 0 },
       });
     assert.equal(rollout.status, 201, JSON.stringify(rollout.body));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     let view = rollout.body as { state: string; targets: { deviceId: string; step: string }[] };
     while (view.state === 'running' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));

@@ -45,6 +45,11 @@ describe('compression jobs over REST', () => {
 
     const method = await post(jobRequest(base.variantId, { pipeline: ['prune-everything'] }));
     assert.equal(method.status, 400);
+    const order = await post(jobRequest(base.variantId, { pipeline: ['sqakd', 'aap'] }));
+    assert.equal(order.status, 400);
+    assert.match(order.body.message, /aap before sqakd/);
+    const twice = await post(jobRequest(base.variantId, { pipeline: ['aap', 'aap'] }));
+    assert.equal(twice.status, 400);
 
     const cases: [Record<string, unknown>, RegExp][] = [
       [
@@ -108,7 +113,7 @@ describe('compression jobs over REST', () => {
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.state, 'queued');
-    const job = await waitForJob(fx, created.body.id, finished, 60_000, 'job finished');
+    const job = await waitForJob(fx, created.body.id, finished, 180_000, 'job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
     assert.equal(job.progress.fraction, 1);
 
@@ -231,12 +236,12 @@ describe('compression jobs over REST', () => {
       fx,
       id,
       (j) => j.state === 'running' && j.rounds.length >= 1,
-      30_000,
+      90_000,
       'baseline',
     );
     const cancel = await fx.api().post(`/api/v1/jobs/${id}/cancel`).set(fx.auth);
     assert.equal(cancel.status, 202);
-    const job = await waitForJob(fx, id, finished, 10_000, 'cancelled');
+    const job = await waitForJob(fx, id, finished, 30_000, 'cancelled');
     assert.equal(job.state, 'cancelled');
     assert.ok(job.finishedAt);
     assert.equal(existsSync(join(fx.dir.path, 'jobs', id)), false);
@@ -253,7 +258,7 @@ describe('compression jobs over REST', () => {
     );
     const c2 = await fx.api().post(`/api/v1/jobs/${queued.body.id}/cancel`).set(fx.auth);
     assert.equal(c2.body.state, 'cancelled');
-    await waitForJob(fx, blocker.body.id, finished, 60_000, 'blocker finished');
+    await waitForJob(fx, blocker.body.id, finished, 180_000, 'blocker finished');
     const q = await getJob(fx, queued.body.id);
     assert.equal(q.state, 'cancelled');
     assert.equal(q.startedAt, null);
@@ -269,15 +274,15 @@ describe('compression jobs over REST', () => {
     );
     const next = await post(jobRequest(base.variantId, { name: 'next in line' }));
     const id = created.body.id as string;
-    await waitForJob(fx, id, (j) => j.rounds.length >= 1, 30_000, 'baseline');
+    await waitForJob(fx, id, (j) => j.rounds.length >= 1, 90_000, 'baseline');
     const workers = jobWorkerPids();
     assert.equal(workers.length, 1, 'one job process at a time (EC_JOB_CONCURRENCY=1)');
     process.kill(workers[0]!, 'SIGKILL');
-    const job = await waitForJob(fx, id, finished, 10_000, 'failed');
+    const job = await waitForJob(fx, id, finished, 30_000, 'failed');
     assert.equal(job.state, 'failed');
     assert.match(job.error ?? '', /job process ended unexpectedly \(SIGKILL\)/);
     assert.ok(existsSync(join(fx.dir.path, 'jobs', id)), 'a failed job keeps its files');
-    const after = await waitForJob(fx, next.body.id, finished, 60_000, 'next job finished');
+    const after = await waitForJob(fx, next.body.id, finished, 180_000, 'next job finished');
     assert.equal(after.state, 'succeeded', after.error ?? '');
   });
 });

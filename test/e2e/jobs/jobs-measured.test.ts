@@ -53,7 +53,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
         }),
       );
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const job = await waitForJob(fx, created.body.id, finished, 90_000, 'measured job finished');
+    const job = await waitForJob(fx, created.body.id, finished, 180_000, 'measured job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
 
     const aap = job.rounds.filter((r) => r.method === 'aap');
@@ -161,7 +161,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
       fx,
       id,
       (j) => j.rounds.length >= 1 || finished(j),
-      60_000,
+      120_000,
       'baseline measured',
     );
     assert.equal(started.rounds[0]!.latencySource, 'measured');
@@ -172,7 +172,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
     assert.deepEqual(measuredBy, ['job-a'], 'the first device of the group measured the baseline');
     await fleet.agents.get('job-a')!.kill9();
 
-    const job = await waitForJob(fx, id, finished, 90_000, 'job finished without job-a');
+    const job = await waitForJob(fx, id, finished, 180_000, 'job finished without job-a');
     assert.equal(job.state, 'succeeded', job.error ?? '');
     const later = job.rounds.filter((r) => r.round > 0 && r.verdict !== 'final');
     assert.ok(later.length >= 1);

@@ -49,7 +49,7 @@ describe('job resume after a control-plane restart', () => {
       first,
       id,
       (j) => j.rounds.some((r) => r.round === 1) || finished(j),
-      60_000,
+      120_000,
       'round 1 recorded',
     );
     assert.equal(mid.state, 'running', 'the job is still running when the control plane stops');
@@ -60,7 +60,7 @@ describe('job resume after a control-plane restart', () => {
 
     const second = await startFixture({}, first.dir);
     open.push(second);
-    const job = await waitForJob(second, id, finished, 90_000, 'resumed job finished');
+    const job = await waitForJob(second, id, finished, 180_000, 'resumed job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
 
     const rounds = job.rounds.filter((r) => r.verdict !== 'final');

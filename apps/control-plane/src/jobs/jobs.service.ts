@@ -64,6 +64,12 @@ export class JobsService {
       );
     }
     const spec: JobSpec = JSON.parse(JSON.stringify(dto)) as JobSpec;
+    if (
+      spec.pipeline.indexOf('sqakd') >= 0 &&
+      spec.pipeline.indexOf('sqakd') < spec.pipeline.indexOf('aap')
+    ) {
+      throw invalid('AAP prunes float models: put aap before sqakd in the pipeline');
+    }
     this.checkObjective(spec);
     const id = newId('job');
     const now = this.clock.now();

@@ -28,7 +28,7 @@ import {
   serializeModel,
   syntheticDataset,
 } from '@edgecompress/engine';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { JobMethod, JobProgress, JobRoundRecord, JobSpec } from '../job.types';
 import { IpcLatencyOracle, type LatencyChannel, deployableOnnx } from './ipc-latency.oracle';
 import { JobCheckpointStore, writeFileAtomically } from './job-checkpoint.store';
@@ -253,10 +253,12 @@ export class JobPipeline {
   ): void {
     const m = record.metrics;
     let variantPath: string | null = null;
-    const model = models.get(record.round);
-    if (record.verdict === 'kept' && model) {
-      variantPath = this.store.variantPath('aap', record.round, this.ext);
-      writeFileAtomically(variantPath, this.variantBytesSync(model));
+    if (record.verdict === 'kept') {
+      const path = this.store.variantPath('aap', record.round, this.ext);
+      const model = models.get(record.round);
+      // A resumed job may no longer hold a kept round's model; its file was written the first time.
+      if (model && !existsSync(path)) writeFileAtomically(path, this.variantBytesSync(model));
+      if (existsSync(path)) variantPath = path;
     }
     const message: WorkerRound = {
       type: 'round',
