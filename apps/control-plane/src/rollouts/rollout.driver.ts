@@ -33,6 +33,12 @@ const TICK_MS = 200;
 const PROBE_COUNT = 64;
 /** Benchmark settings of the rollout's latency checks (the same for new and previous variant). */
 const BENCHMARK = { warmup: 10, runs: 100, timeBudgetMs: 20_000 } as const;
+/**
+ * Each step's command waits at least this long for its device (the deadline for offline
+ * devices can be shorter: it decides when a device that never came is skipped, not how long
+ * a device that started may take).
+ */
+const MIN_STEP_TTL_MS = 10 * 60_000;
 /** A rollback waits this long in the outbox for a device that is offline when the rollout aborts. */
 const ROLLBACK_TTL_MS = 24 * 3600_000;
 const TERMINAL: ReadonlySet<TargetStep> = new Set(['done', 'failed', 'rolled-back', 'skipped']);
@@ -361,7 +367,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     deviceId: string,
     patch: Partial<TargetRow>,
     body: CommandBody,
-    ttlMs = rollout.device_deadline_ms,
+    ttlMs = Math.max(rollout.device_deadline_ms, MIN_STEP_TTL_MS),
   ): void {
     const now = this.clock.now();
     this.database.write('rollout.send', () => {

@@ -119,7 +119,7 @@ export class CreateRolloutDto {
 
   @ApiPropertyOptional({
     description:
-      'A device offline this long after its wave starts is skipped; also each command’s deadline',
+      'A device still offline this long after its wave starts is skipped; a command a device took gets at least 10 minutes',
     default: 600_000,
   })
   @IsOptional()
