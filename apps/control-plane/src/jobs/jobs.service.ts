@@ -38,6 +38,7 @@ const PROGRESS_WRITE_INTERVAL_MS = 1000;
 export class JobsService {
   private readonly progressWrittenAt = new Map<string, number>();
   private readonly queuedListeners = new Set<() => void>();
+  private readonly cancelListeners = new Set<(id: string) => void>();
 
   constructor(
     private readonly jobs: JobsRepository,
@@ -146,8 +147,7 @@ export class JobsService {
     return this.get(id);
   }
 
-  private readonly cancelListeners = new Set<(id: string) => void>();
-
+  /** The runner listens here to stop a running job's process. */
   onCancelRequested(listener: (id: string) => void): void {
     this.cancelListeners.add(listener);
   }
@@ -170,11 +170,20 @@ export class JobsService {
     return row;
   }
 
-  /** Jobs a previous process left running go back to the queue, to resume from their last round. */
+  /**
+   * Jobs a previous process left running go back to the queue, to resume from their last round
+   * (or end cancelled, when a cancel was asked for). Returns how many were requeued.
+   */
   requeueInterrupted(): number {
     const rows = this.jobs.inState('running');
     this.database.write('job.requeue', () => {
       for (const row of rows) {
+        if (row.cancel_requested) {
+          // Cancelled before the restart could stop it: it stays cancelled.
+          this.jobs.setState(row.id, 'cancelled', { finishedAt: this.clock.now() });
+          this.jobs.log(row.id, 'cancelled (the restart stopped it)', this.clock.now());
+          continue;
+        }
         this.jobs.setState(row.id, 'queued', {});
         this.jobs.log(
           row.id,
@@ -183,7 +192,7 @@ export class JobsService {
         );
       }
     });
-    return rows.length;
+    return rows.filter((r) => !r.cancel_requested).length;
   }
 
   finish(id: string, state: Exclude<JobState, 'queued' | 'running'>, error?: string): void {
