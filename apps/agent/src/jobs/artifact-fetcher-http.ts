@@ -4,6 +4,10 @@
  * as much as chunks over MQTT: the signed manifest still comes over MQTT, and the fetcher cuts
  * the body into the manifest's chunks, checks each chunk's sha256 and the whole file's before
  * anything is stored under its name. Any failure falls back to the MQTT chunks.
+ *
+ * The agent authenticates with its own MQTT credentials (HTTP Basic, username = device id), which
+ * the control plane accepts on this route for published artifacts; a configured
+ * `controlPlaneToken` (an operator's API token) is sent instead when present.
  */
 import type { AgentConfig } from '../config/agent-config';
 
@@ -16,7 +20,10 @@ export interface HttpArtifactSource {
 
 /** The source a config allows; undefined without a control plane URL. */
 export function httpArtifactSource(
-  config: Pick<AgentConfig, 'controlPlaneUrl' | 'controlPlaneToken' | 'httpDownloadMinBytes'>,
+  config: Pick<
+    AgentConfig,
+    'controlPlaneUrl' | 'controlPlaneToken' | 'httpDownloadMinBytes' | 'password'
+  > & { deviceId?: string },
 ): HttpArtifactSource | undefined {
   if (!config.controlPlaneUrl) return undefined;
   const base = config.controlPlaneUrl.replace(/\/+$/, '');
@@ -25,7 +32,8 @@ export function httpArtifactSource(
     async open(variantId, signal) {
       const url = `${base}/api/v1/variants/${encodeURIComponent(variantId)}/artifact`;
       const headers: Record<string, string> = { accept: 'application/octet-stream' };
-      if (config.controlPlaneToken) headers.authorization = `Bearer ${config.controlPlaneToken}`;
+      const authorization = authorizationHeader(config);
+      if (authorization) headers.authorization = authorization;
       const res = await fetch(url, { headers, signal });
       if (res.status !== 200 || !res.body) {
         await res.body?.cancel().catch(() => undefined);
@@ -34,4 +42,16 @@ export function httpArtifactSource(
       return res.body as unknown as AsyncIterable<Uint8Array>;
     },
   };
+}
+
+/** The override token when configured, else the device's own credentials, else none. */
+export function authorizationHeader(
+  config: Pick<AgentConfig, 'controlPlaneToken' | 'password'> & { deviceId?: string },
+): string | undefined {
+  if (config.controlPlaneToken) return `Bearer ${config.controlPlaneToken}`;
+  if (config.deviceId && config.password) {
+    const pair = Buffer.from(`${config.deviceId}:${config.password}`, 'utf8').toString('base64');
+    return `Basic ${pair}`;
+  }
+  return undefined;
 }

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { DevicesModule } from '../devices/devices.module';
 import { ApiTokensRepository } from './api-tokens.repository';
 import { ApiTokensService } from './api-tokens.service';
 import { BearerAuthGuard } from './bearer-auth.guard';
 
 @Module({
+  imports: [DevicesModule],
   providers: [
     ApiTokensRepository,
     ApiTokensService,

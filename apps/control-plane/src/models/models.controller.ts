@@ -8,6 +8,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
+import { AcceptsDeviceCredentials } from '../auth/device-credentials.decorator';
+import { assertMayReadArtifact } from '../auth/device-artifact-access';
+import { principalOf } from '../auth/request-principal';
 import { invalid } from '../common/domain-errors';
 import { ArtifactsService } from '../artifacts/artifacts.service';
 import {
@@ -101,12 +104,15 @@ export class ModelsController {
   }
 
   @Get('variants/:id/artifact')
+  @AcceptsDeviceCredentials()
   @ApiOkResponse({
-    description: 'The variant file',
+    description:
+      'The variant file (devices: HTTP Basic with their MQTT credentials, published only)',
     content: { 'application/octet-stream': binaryBody },
   })
-  download(@Param('id') id: string) {
+  download(@Param('id') id: string, @Req() request: Request) {
     const variant = this.models.getVariant(id);
+    assertMayReadArtifact(principalOf(request), this.artifacts.get(variant.artifactSha256));
     return new StreamableFile(this.artifacts.stream(variant.artifactSha256), {
       type: variant.format === 'onnx' ? 'application/onnx' : 'application/octet-stream',
       length: variant.bytes,
