@@ -139,7 +139,7 @@ const jobPath = (id: string) => `/api/v1/jobs/${encodeURIComponent(id)}`;
 export async function watchJob(
   client: ApiClient,
   id: string,
-  options: { pollMs?: number; label?: string } = {},
+  options: { pollMs?: number; label?: string; signal?: AbortSignal } = {},
 ): Promise<JobView> {
   const progress = createProgress(options.label ?? 'job', 100, ['state', 'step', 'round'], 2000);
   const seen = new Set<string>();
@@ -150,6 +150,7 @@ export async function watchJob(
       path: jobPath(id),
       eventsPath: `${jobPath(id)}/events`,
       pollMs: options.pollMs ?? 1000,
+      ...(options.signal ? { signal: options.signal } : {}),
       isDone: (job) => JOB_DONE.has(job.state),
       onConnection: (state, detail) =>
         progress.log(

@@ -101,7 +101,7 @@ const rolloutPath = (id: string) => `/api/v1/rollouts/${encodeURIComponent(id)}`
 export async function watchRollout(
   client: ApiClient,
   id: string,
-  options: { pollMs?: number; label?: string } = {},
+  options: { pollMs?: number; label?: string; signal?: AbortSignal } = {},
 ): Promise<RolloutView> {
   const progress = createProgress(options.label ?? 'rollout', 1, ['state', 'wave'], 2000);
   const lastStep = new Map<string, string>();
@@ -112,6 +112,7 @@ export async function watchRollout(
       path: rolloutPath(id),
       eventsPath: `${rolloutPath(id)}/events`,
       pollMs: options.pollMs ?? 1000,
+      ...(options.signal ? { signal: options.signal } : {}),
       isDone: (r) => ROLLOUT_DONE.has(r.state),
       onConnection: (state, detail) =>
         progress.log(

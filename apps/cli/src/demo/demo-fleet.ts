@@ -63,10 +63,13 @@ export async function startFleet(o: FleetOptions): Promise<DemoFleet> {
   );
   const client = new ApiClient(running.httpUrl, token);
   const agents: RunningAgent[] = [];
-  const stop = async () => {
-    await Promise.all(agents.map(stopAgent));
-    await running.close();
-  };
+  // Once only: a signal handler and the normal exit path may both ask.
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await Promise.all(agents.map(stopAgent));
+      await running.close();
+    })());
   try {
     o.log(`control plane: API ${running.httpUrl}  MQTT ${running.mqttUrl}  data ${o.dataDir}`);
     const { publicKeyPem } = await client.get<{ publicKeyPem: string }>('/api/v1/signing-key');

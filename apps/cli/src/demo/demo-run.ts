@@ -81,15 +81,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     onlineTimeoutMs: o.onlineTimeoutMs,
   });
   let interrupted = false;
+  const watching = new AbortController();
   const onSignal = () => {
     interrupted = true;
     log('interrupted: stopping the agents and the control plane');
+    // The watch's event stream is a connection to our own server: close it first, or the
+    // server's close would wait for it. The timer is a last resort if something still hangs.
+    watching.abort();
+    setTimeout(() => process.exit(130), 20_000).unref();
     void fleet.stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await demoSteps(o, fleet, baseline.onnx, step, log);
+    return await demoSteps(o, fleet, baseline.onnx, step, log, watching.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -109,6 +114,7 @@ async function demoSteps(
   onnx: Buffer,
   step: (title: string) => void,
   log: (line: string) => void,
+  signal: AbortSignal,
 ): Promise<DemoResult> {
   const client = fleet.client;
   const model = await client.upload<{ id: string; variants: { id: string }[] }>(
@@ -119,7 +125,7 @@ async function demoSteps(
   out(`model ${model.id}, baseline variant ${baselineVariantId} (${onnx.length} bytes)`);
 
   step('3/6 roll the baseline out, canary first');
-  const baselineRollout = await rollOut(client, baselineVariantId, o, 'baseline rollout');
+  const baselineRollout = await rollOut(client, baselineVariantId, o, 'baseline rollout', signal);
   out(renderTargets(baselineRollout));
   if (baselineRollout.state !== 'succeeded')
     throw new Error(`baseline rollout ${baselineRollout.state}: ${baselineRollout.reason ?? ''}`);
@@ -158,7 +164,7 @@ async function demoSteps(
       },
     });
     out(`job ${created.id} queued`);
-    job = await watchJob(client, created.id, { pollMs: o.pollMs, label: 'job' });
+    job = await watchJob(client, created.id, { pollMs: o.pollMs, label: 'job', signal });
     out(`job ${job.id}: ${job.state}${job.error ? ` - ${job.error}` : ''}`);
     step('5/6 trajectory');
     out(renderRounds(job.rounds));
@@ -170,7 +176,7 @@ async function demoSteps(
       );
     if (job.state === 'succeeded' && job.resultVariantId) {
       out(`winner: variant ${job.resultVariantId}; rolling it out canary-first to every agent`);
-      winnerRollout = await rollOut(client, job.resultVariantId, o, 'winner rollout');
+      winnerRollout = await rollOut(client, job.resultVariantId, o, 'winner rollout', signal);
       out(renderTargets(winnerRollout));
       out(
         `winner rollout: ${winnerRollout.state}${winnerRollout.reason ? ` (${winnerRollout.reason})` : ''}`,
@@ -217,6 +223,7 @@ async function rollOut(
   variantId: string,
   o: DemoOptions,
   label: string,
+  signal: AbortSignal,
 ): Promise<RolloutView> {
   const created = await client.post<RolloutView>('/api/v1/rollouts', {
     variantId,
@@ -226,7 +233,7 @@ async function rollOut(
     abortRules: { maxFailureRate: 0.5, minDevices: 1, maxLatencyRegression: 5 },
     deviceDeadlineMs: 120_000,
   });
-  return watchRollout(client, created.id, { pollMs: o.pollMs, label });
+  return watchRollout(client, created.id, { pollMs: o.pollMs, label, signal });
 }
 
 function median(values: number[]): number | null {
