@@ -161,7 +161,14 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async advance(id: string): Promise<void> {
-    for (const finished of this.rollouts.finishedCommands(id)) this.complete(id, finished);
+    const finished = this.rollouts.finishedCommands(id);
+    if (finished.length > 0) {
+      // One transaction for the whole batch: a large wave's results cost one commit per pass.
+      const violations = this.database.write('rollout.complete', () =>
+        finished.map((f) => this.complete(id, f)).filter((v): v is string => v !== null),
+      );
+      if (violations[0]) this.abort(id, violations[0], 'rollout');
+    }
     this.refreshSteps(id);
     const rollout = this.rollouts.get(id);
     if (!rollout) return;
@@ -196,10 +203,20 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
       wave = { ...wave, state: 'running', started_at: now };
     }
     if (wave.state === 'running') {
-      for (const t of this.waveTargets(rollout.id, wave.idx)) {
-        if (t.phase !== null || TERMINAL.has(t.step)) continue;
-        await this.nextStep(rollout, t);
-        if (this.rollouts.get(rollout.id)?.state !== 'running') return false;
+      const ready = this.waveTargets(rollout.id, wave.idx).filter(
+        (t) => t.phase === null && !TERMINAL.has(t.step),
+      );
+      const probes = new Map<string, ProbeSample | null>();
+      for (const t of ready) {
+        if (t.step === 'benchmark' && t.previous_sha256 && !probes.has(t.previous_sha256))
+          probes.set(t.previous_sha256, await this.probeFor(rollout, t.previous_sha256));
+      }
+      // Paused or aborted while a probe was built: send nothing.
+      if (this.rollouts.get(rollout.id)?.state !== 'running') return false;
+      if (ready.length > 0) {
+        this.database.write('rollout.steps', () => {
+          for (const t of ready) this.nextStep(rollout, t, probes);
+        });
       }
       if (!this.waveTargets(rollout.id, wave.idx).every((t) => TERMINAL.has(t.step))) return false;
       if (this.abortOnFailureRate(rollout)) return false;
@@ -271,8 +288,12 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     this.logger.info({ rolloutId: rollout.id }, 'rollout succeeded');
   }
 
-  /** Sends the next command for a target that waits for nothing. */
-  private async nextStep(rollout: RolloutRow, t: TargetRow): Promise<void> {
+  /** Sends the next command for a target that waits for nothing (inside the caller's transaction). */
+  private nextStep(
+    rollout: RolloutRow,
+    t: TargetRow,
+    probes: Map<string, ProbeSample | null>,
+  ): void {
     const now = this.clock.now();
     if (t.step === 'pending') {
       const device = this.deviceOrNull(t.device_id);
@@ -322,7 +343,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
           ),
         );
       }
-      const sample = t.previous_sha256 ? await this.probeFor(rollout, t.previous_sha256) : null;
+      const sample = t.previous_sha256 ? (probes.get(t.previous_sha256) ?? null) : null;
       const body = this.benchmarkBody(rollout, rollout.artifact_sha256, rollout.variant_id);
       if (body.type === 'benchmark' && sample) body.accuracySample = sample;
       this.send(rollout, t.device_id, { phase: 'benchmark' }, body);
@@ -387,93 +408,92 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     );
   }
 
-  /** Applies a finished command to its target; a command the target no longer waits for is ignored. */
-  private complete(rolloutId: string, finished: FinishedCommandRow): void {
+  /**
+   * Applies a finished command to its target (inside the caller's transaction); a command the
+   * target no longer waits for is ignored. Returns why the rollout must abort, if it must.
+   */
+  private complete(rolloutId: string, finished: FinishedCommandRow): string | null {
     const now = this.clock.now();
     let violation: string | null = null;
-    this.database.write('rollout.complete', () => {
-      const t = this.rollouts
-        .targets(rolloutId)
-        .find((x) => x.device_id === finished.device_id && x.command_id === finished.command_id);
-      if (!t || t.phase === null) return;
-      const ok = finished.status === 'succeeded';
-      const report =
-        ok && finished.result_json
-          ? (JSON.parse(finished.result_json) as BenchmarkReportEvent)
-          : null;
-      const failure =
-        finished.status === 'expired'
-          ? finished.acked_at === null
-            ? 'device did not take the command before its deadline'
-            : 'device did not finish the command before its deadline'
-          : (finished.error ?? 'failed');
-      const unreachable = finished.status === 'expired' && finished.acked_at === null;
-      const update = (patch: Partial<TargetRow>) =>
-        this.rollouts.updateTarget(
-          rolloutId,
-          t.device_id,
-          { phase: null, command_id: null, ...patch },
-          now,
-        );
-      switch (t.phase) {
-        case 'deploy':
-          if (ok) update({ deployed: 1, step: 'benchmark' });
-          else update({ step: unreachable ? 'skipped' : 'failed', error: `deploy: ${failure}` });
-          break;
-        case 'baseline':
-          // Without a baseline the regression rule cannot judge this device; the rest still can.
-          update({ baseline_done: 1, previous_p50_ms: report?.latencyMs?.p50 ?? null });
-          if (!ok)
-            this.logger.warn(
-              { rolloutId, deviceId: t.device_id, failure },
-              'baseline benchmark failed',
-            );
-          break;
-        case 'benchmark': {
-          if (!ok || !report?.latencyMs) {
-            update({ step: unreachable ? 'skipped' : 'failed', error: `benchmark: ${failure}` });
-            break;
-          }
-          const measured = {
-            p50Ms: report.latencyMs.p50,
-            p99Ms: report.latencyMs.p99,
-            previousP50Ms: t.previous_p50_ms,
-            agreement: report.accuracy ? report.accuracy.correct / report.accuracy.total : null,
-          };
-          const rollout = this.rollouts.get(rolloutId)!;
-          violation = deviceViolation(rulesOf(rollout), measured);
-          update({
-            p50_ms: measured.p50Ms,
-            p99_ms: measured.p99Ms,
-            agreement: measured.agreement,
-            step: violation ? 'failed' : 'activate',
-            error: violation,
-          });
-          if (violation) violation = `device ${t.device_id}: ${violation}`;
+    const t = this.rollouts.target(rolloutId, finished.device_id);
+    if (!t || t.phase === null || t.command_id !== finished.command_id) return null;
+    const ok = finished.status === 'succeeded';
+    const report =
+      ok && finished.result_json
+        ? (JSON.parse(finished.result_json) as BenchmarkReportEvent)
+        : null;
+    const failure =
+      finished.status === 'expired'
+        ? finished.acked_at === null
+          ? 'device did not take the command before its deadline'
+          : 'device did not finish the command before its deadline'
+        : (finished.error ?? 'failed');
+    const unreachable = finished.status === 'expired' && finished.acked_at === null;
+    const update = (patch: Partial<TargetRow>) =>
+      this.rollouts.updateTarget(
+        rolloutId,
+        t.device_id,
+        { phase: null, command_id: null, ...patch },
+        now,
+      );
+    switch (t.phase) {
+      case 'deploy':
+        if (ok) update({ deployed: 1, step: 'benchmark' });
+        else update({ step: unreachable ? 'skipped' : 'failed', error: `deploy: ${failure}` });
+        break;
+      case 'baseline':
+        // Without a baseline the regression rule cannot judge this device; the rest still can.
+        update({ baseline_done: 1, previous_p50_ms: report?.latencyMs?.p50 ?? null });
+        if (!ok)
+          this.logger.warn(
+            { rolloutId, deviceId: t.device_id, failure },
+            'baseline benchmark failed',
+          );
+        break;
+      case 'benchmark': {
+        if (!ok || !report?.latencyMs) {
+          update({ step: unreachable ? 'skipped' : 'failed', error: `benchmark: ${failure}` });
           break;
         }
-        case 'activate':
-          if (ok) update({ switched: 1, step: 'done' });
-          else {
-            // An activation that timed out may still have switched: the device's state says.
-            const switched =
-              this.deviceOrNull(t.device_id)?.activeVariant?.artifactSha256 ===
-              this.rollouts.get(rolloutId)?.artifact_sha256;
-            update({
-              step: 'failed',
-              error: `activate: ${failure}`,
-              switched: switched ? 1 : 0,
-              ...(t.rollback === 'needed' && !switched ? { rollback: null } : {}),
-            });
-          }
-          break;
-        case 'rollback':
-          if (ok) update({ step: 'rolled-back', rollback: 'done', switched: 0 });
-          else update({ rollback: 'failed', error: `rollback: ${failure}` });
-          break;
+        const measured = {
+          p50Ms: report.latencyMs.p50,
+          p99Ms: report.latencyMs.p99,
+          previousP50Ms: t.previous_p50_ms,
+          agreement: report.accuracy ? report.accuracy.correct / report.accuracy.total : null,
+        };
+        const rollout = this.rollouts.get(rolloutId)!;
+        violation = deviceViolation(rulesOf(rollout), measured);
+        update({
+          p50_ms: measured.p50Ms,
+          p99_ms: measured.p99Ms,
+          agreement: measured.agreement,
+          step: violation ? 'failed' : 'activate',
+          error: violation,
+        });
+        if (violation) violation = `device ${t.device_id}: ${violation}`;
+        break;
       }
-    });
-    if (violation) this.abort(rolloutId, violation, 'rollout');
+      case 'activate':
+        if (ok) update({ switched: 1, step: 'done' });
+        else {
+          // An activation that timed out may still have switched: the device's state says.
+          const switched =
+            this.deviceOrNull(t.device_id)?.activeVariant?.artifactSha256 ===
+            this.rollouts.get(rolloutId)?.artifact_sha256;
+          update({
+            step: 'failed',
+            error: `activate: ${failure}`,
+            switched: switched ? 1 : 0,
+            ...(t.rollback === 'needed' && !switched ? { rollback: null } : {}),
+          });
+        }
+        break;
+      case 'rollback':
+        if (ok) update({ step: 'rolled-back', rollback: 'done', switched: 0 });
+        else update({ rollback: 'failed', error: `rollback: ${failure}` });
+        break;
+    }
+    return violation;
   }
 
   /** Deploy and activate report finer steps (fetch, verify, load, self-test) as progress. */
@@ -533,10 +553,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
    * Built once per (rollout, previous artifact); null when the previous artifact is unknown
    * here or has another input shape (the agreement rule then cannot judge that device).
    */
-  private async probeFor(
-    rollout: RolloutRow,
-    previousSha256: string,
-  ): Promise<{ sha256: string; count: number } | null> {
+  private async probeFor(rollout: RolloutRow, previousSha256: string): Promise<ProbeSample | null> {
     let probe = this.rollouts.probe(rollout.id, previousSha256);
     if (!probe) {
       let sampleSha: string | null = null;
@@ -592,6 +609,11 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   private deviceOrNull(id: string): DeviceView | null {
     return this.devices.exists(id) ? this.devices.get(id) : null;
   }
+}
+
+interface ProbeSample {
+  sha256: string;
+  count: number;
 }
 
 function strategyOf(rollout: RolloutRow): RolloutStrategy {

@@ -166,6 +166,12 @@ export class RolloutsRepository {
       .all(rolloutId) as TargetRow[];
   }
 
+  target(rolloutId: string, deviceId: string): TargetRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? AND device_id = ?')
+      .get(rolloutId, deviceId) as TargetRow | undefined;
+  }
+
   updateRollout(
     id: string,
     patch: Partial<Pick<RolloutRow, 'state' | 'reason' | 'finished_at'>>,
