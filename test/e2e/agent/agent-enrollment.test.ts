@@ -2,13 +2,17 @@
  * A device enrolls itself with a fleet token against the real control plane (Nest app, SQLite,
  * its embedded broker with per-device authentication): the first start enrolls and stores the
  * issued credentials (0600), later starts reuse them without spending another token use, and a
- * refused token exits with a clear message and stores nothing.
+ * refused token exits with a clear message and stores nothing. The enroll answer carries the
+ * control plane's signing key: an agent with no configured key verifies manifests with it, and a
+ * configured key wins over it.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
 import { spawnAgent, tempDir, waitUntil, type AgentProcess } from './agent-test-kit';
 
 describe('agent enrollment with a fleet token (real control plane, real agent process)', () => {
@@ -100,5 +104,76 @@ describe('agent enrollment with a fleet token (real control plane, real agent pr
     const code = await new Promise<number | null>((r) => agent.proc.once('exit', r));
     assert.equal(code, 2);
     assert.match(agent.output(), /deviceId: required \(or an enrollmentToken to enroll with\)/);
+  });
+
+  it('verifies manifests with the signing key that came with enrollment; a configured key wins', async () => {
+    const created = await fx
+      .api()
+      .post('/api/v1/enrollment-tokens')
+      .set(fx.auth)
+      .send({ name: 'keys', maxUses: 2 });
+    assert.equal(created.status, 201);
+    const keyless = start('line4-cam-1', join(dir.path, 'keyless'), {
+      enrollmentToken: created.body.token,
+      trustedKeys: undefined,
+    });
+    const otherKey = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const configured = start('line4-cam-2', join(dir.path, 'configured'), {
+      enrollmentToken: created.body.token,
+      trustedKeys: [otherKey],
+    });
+    for (const id of ['line4-cam-1', 'line4-cam-2'])
+      await waitUntil(
+        async () => (await device(id)).body.status === 'online',
+        30_000,
+        `${id} online`,
+      );
+    const stored = JSON.parse(readFileSync(join(dir.path, 'keyless', 'credentials.json'), 'utf8'));
+    assert.equal(
+      stored.trustedKey,
+      trustedKeyPem,
+      'the control plane key is stored with the credentials',
+    );
+
+    const up = await fx
+      .api()
+      .post('/api/v1/models?name=enrolled-key')
+      .set(fx.auth)
+      .set('Content-Type', 'application/octet-stream')
+      .send(mlpModel({ seed: 61 }));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const outcome = async (deviceId: string) => {
+      const sent = await fx
+        .api()
+        .post('/api/v1/commands/benchmark')
+        .set(fx.auth)
+        .send({ deviceId, variantId: up.body.variants[0].id, input: { shape: [1, 64] }, runs: 5 });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      let command: { status: string; error: string | null } = { status: 'queued', error: null };
+      await waitUntil(
+        async () => {
+          const list = (await fx.api().get(`/api/v1/commands?deviceId=${deviceId}`).set(fx.auth))
+            .body;
+          command = list[0];
+          return ['succeeded', 'failed', 'expired'].includes(command.status);
+        },
+        60_000,
+        `benchmark on ${deviceId} done`,
+      );
+      return command;
+    };
+    const [withEnrolledKey, withConfiguredKey] = await Promise.all([
+      outcome('line4-cam-1'),
+      outcome('line4-cam-2'),
+    ]);
+    assert.equal(
+      withEnrolledKey.status,
+      'succeeded',
+      JSON.stringify(withEnrolledKey) + keyless.output(),
+    );
+    assert.equal(withConfiguredKey.status, 'failed', configured.output());
+    assert.match(withConfiguredKey.error ?? '', /^SIGNATURE_INVALID/);
   });
 });

@@ -42,10 +42,14 @@ export const agentSettingsSchema = z.object({
       'must be a URL like mqtt://host:1883',
     ),
   dataDir: z.string().min(1),
-  /** ed25519 public keys (PEM) whose manifest signatures are trusted. */
+  /**
+   * ed25519 public keys (PEM) whose manifest signatures are trusted. Optional for a device that
+   * enrolls: the control plane's key then comes with its credentials (a configured key wins).
+   */
   trustedKeys: z
     .array(z.string().includes('PUBLIC KEY', { message: 'must be a PEM public key' }))
-    .min(1),
+    .min(1)
+    .optional(),
   modelQuotaBytes: z
     .int()
     .positive()
@@ -71,8 +75,11 @@ export const agentSettingsSchema = z.object({
 /** What the config sources say; `deviceId` may still be missing before enrollment. */
 export type AgentSettings = z.infer<typeof agentSettingsSchema>;
 export type AgentConfigInput = z.input<typeof agentSettingsSchema>;
-/** The configuration the agent runs with: identity settled (configured, stored or enrolled). */
-export type AgentConfig = AgentSettings & { deviceId: string };
+/**
+ * The configuration the agent runs with: identity and trusted keys settled (configured, stored
+ * or enrolled).
+ */
+export type AgentConfig = AgentSettings & { deviceId: string; trustedKeys: string[] };
 
 export class AgentConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -111,6 +118,8 @@ export interface LoadConfigOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   overrides?: Partial<Record<keyof AgentConfigInput, unknown>>;
+  /** No enrollment: `deviceId` and `trustedKeys` must be configured (listed with the rest). */
+  requireConfiguredIdentity?: boolean;
 }
 
 /**
@@ -160,6 +169,10 @@ export function loadAgentSettings(options: LoadConfigOptions = {}): AgentSetting
       problems.push(`${field}: ${issue.message}`);
     }
   }
+  if (options.requireConfiguredIdentity) {
+    if (merged.deviceId === undefined) problems.push('deviceId: required');
+    if (merged.trustedKeys === undefined) problems.push('trustedKeys: required');
+  }
   if (problems.length > 0 || !parsed.success) throw new AgentConfigError(problems);
   const config = parsed.data;
   const crossField: string[] = [];
@@ -173,9 +186,8 @@ export function loadAgentSettings(options: LoadConfigOptions = {}): AgentSetting
   return { ...config, dataDir: resolve(config.dataDir) };
 }
 
-/** Settings of a device whose identity is configured (no enrollment). */
+/** Settings of a device whose identity and trusted keys are configured (no enrollment). */
 export function loadAgentConfig(options: LoadConfigOptions = {}): AgentConfig {
-  const settings = loadAgentSettings(options);
-  if (!settings.deviceId) throw new AgentConfigError(['deviceId: required']);
-  return { ...settings, deviceId: settings.deviceId };
+  const settings = loadAgentSettings({ ...options, requireConfiguredIdentity: true });
+  return { ...settings, deviceId: settings.deviceId!, trustedKeys: settings.trustedKeys! };
 }

@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -149,5 +150,116 @@ describe('resolveIdentity', () => {
       JSON.parse(readFileSync(join(dir, 'retry', 'credentials.json'), 'utf8')).deviceId,
       'cam-7',
     );
+  });
+
+  describe('trusted keys', () => {
+    const signingKeyPem = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const issued = (id: string, signingKey?: unknown) => ({
+      status: 201,
+      body: JSON.stringify({
+        device: { id },
+        mqtt: { username: id, password: `secret-of-${id}` },
+        ...(signingKey === undefined ? {} : { signingKey }),
+      }),
+    });
+    const once = { clock: new StepClock(), log: quiet };
+
+    it('takes the enrolled signing key when none is configured, stores it, and reuses it', async () => {
+      answers = [
+        issued('cam-20', { algorithm: 'ed25519', keyId: 'k1', publicKeyPem: signingKeyPem }),
+      ];
+      const enrolled = await resolveIdentity(
+        settings('key-enrolled', { trustedKeys: undefined }),
+        once,
+      );
+      assert.deepEqual(enrolled.trustedKeys, [signingKeyPem]);
+      assert.equal(
+        new CredentialsStore(join(dir, 'key-enrolled')).read()?.trustedKey,
+        signingKeyPem,
+      );
+      requests.length = 0;
+      const later = await resolveIdentity(
+        settings('key-enrolled', { trustedKeys: undefined }),
+        once,
+      );
+      assert.deepEqual(later.trustedKeys, [signingKeyPem]);
+      assert.equal(requests.length, 0, 'no second enrollment');
+    });
+
+    it('lets a configured key win over the enrolled one', async () => {
+      answers = [issued('cam-21', { publicKeyPem: signingKeyPem })];
+      const configured = ['-----BEGIN PUBLIC KEY-----configured'];
+      const config = await resolveIdentity(
+        settings('key-configured', { trustedKeys: configured }),
+        once,
+      );
+      assert.deepEqual(config.trustedKeys, configured);
+      const again = await resolveIdentity(
+        settings('key-configured', { trustedKeys: configured }),
+        once,
+      );
+      assert.deepEqual(again.trustedKeys, configured);
+      assert.equal(
+        new CredentialsStore(join(dir, 'key-configured')).read()?.trustedKey,
+        signingKeyPem,
+      );
+    });
+
+    it('keeps the credentials but names trustedKeys when the control plane sent no key', async () => {
+      answers = [issued('cam-22')];
+      await assert.rejects(
+        resolveIdentity(settings('key-none', { trustedKeys: undefined }), once),
+        (err: Error) =>
+          err instanceof AgentConfigError && /trustedKeys: required/.test(err.message),
+      );
+      const stored = new CredentialsStore(join(dir, 'key-none')).read();
+      assert.equal(stored?.deviceId, 'cam-22');
+      assert.equal(stored?.trustedKey, undefined);
+      requests.length = 0;
+      const withKey = await resolveIdentity(
+        settings('key-none', { trustedKeys: [signingKeyPem] }),
+        once,
+      );
+      assert.equal(withKey.deviceId, 'cam-22');
+      assert.equal(requests.length, 0, 'a key configured later completes the setup');
+    });
+
+    it('refuses an answer whose signing key is not an ed25519 public key, storing nothing', async () => {
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+        .publicKey.export({ type: 'spki', format: 'pem' })
+        .toString();
+      for (const [sub, key] of [
+        ['key-rsa', { publicKeyPem: rsa }],
+        [
+          'key-garbage',
+          { publicKeyPem: '-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----' },
+        ],
+      ] as const) {
+        answers = [issued('cam-23', key)];
+        await assert.rejects(
+          resolveIdentity(settings(sub, { trustedKeys: undefined }), once),
+          (err: Error) => err instanceof EnrollmentRefusedError && /signing key/.test(err.message),
+        );
+        assert.equal(existsSync(join(dir, sub, 'credentials.json')), false);
+      }
+    });
+
+    it('lists a missing device id and key together without enrolling', async () => {
+      requests.length = 0;
+      await assert.rejects(
+        resolveIdentity(
+          settings('key-missing', { trustedKeys: undefined, enrollmentToken: undefined }),
+          once,
+        ),
+        (err: Error) =>
+          err instanceof AgentConfigError &&
+          err.problems.length === 2 &&
+          /deviceId: required/.test(err.problems[0]!) &&
+          /trustedKeys: required/.test(err.problems[1]!),
+      );
+      assert.equal(requests.length, 0);
+    });
   });
 });

@@ -4,7 +4,11 @@
  * (`POST {controlPlaneUrl}/api/v1/enroll`) and stores what it was issued (atomically, 0600)
  * before using it, so a later start never enrolls twice. An unreachable control plane is
  * retried with backoff; a refusal (bad or used-up token, id taken) is final and says why.
+ *
+ * Trusted manifest keys settle here too: configured `trustedKeys` win; else the control plane's
+ * signing key that came with the enrolled credentials and was stored beside them.
  */
+import { createPublicKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { DEVICE_ID_PATTERN } from '@edgecompress/protocol';
@@ -36,10 +40,37 @@ export class EnrollmentRefusedError extends Error {
   }
 }
 
+/** An ed25519 public key in PEM, as the control plane's signing-key answer carries it. */
+const ed25519PublicKeyPem = z.string().refine((pem) => {
+  try {
+    return createPublicKey(pem).asymmetricKeyType === 'ed25519';
+  } catch {
+    return false;
+  }
+}, 'must be an ed25519 public key in PEM');
+
 const enrollResponseSchema = z.object({
   device: z.object({ id: z.string().regex(DEVICE_ID_PATTERN) }),
   mqtt: z.object({ username: z.string().regex(DEVICE_ID_PATTERN), password: z.string().min(1) }),
+  /** Absent from control planes that predate it; the agent then needs configured trustedKeys. */
+  signingKey: z.object({ publicKeyPem: ed25519PublicKeyPem }).optional(),
 });
+
+interface IssuedIdentity {
+  deviceId: string;
+  password: string;
+  signingKeyPem?: string;
+}
+
+const NO_TRUSTED_KEY =
+  'trustedKeys: required (the control plane sends its signing key when a device enrolls; configure it otherwise)';
+
+/** Configured keys win; else the one stored with the enrolled credentials. */
+function settleTrustedKeys(settings: AgentSettings, storedKey: string | undefined): string[] {
+  if (settings.trustedKeys) return settings.trustedKeys;
+  if (storedKey) return [storedKey];
+  throw new AgentConfigError([NO_TRUSTED_KEY]);
+}
 
 /** Largest enrollment answer read: a credentials document is a few hundred bytes. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -48,7 +79,13 @@ export async function resolveIdentity(
   settings: AgentSettings,
   options: IdentityOptions,
 ): Promise<AgentConfig> {
-  if (settings.deviceId && settings.password) return { ...settings, deviceId: settings.deviceId };
+  if (settings.deviceId && settings.password) {
+    return {
+      ...settings,
+      deviceId: settings.deviceId,
+      trustedKeys: settleTrustedKeys(settings, undefined),
+    };
+  }
   const store = new CredentialsStore(settings.dataDir);
   let stored;
   try {
@@ -62,29 +99,52 @@ export async function resolveIdentity(
         `deviceId: configured "${settings.deviceId}" but ${store.path} holds credentials of "${stored.deviceId}"`,
       ]);
     }
-    return { ...settings, deviceId: stored.deviceId, password: stored.password };
+    return {
+      ...settings,
+      deviceId: stored.deviceId,
+      password: stored.password,
+      trustedKeys: settleTrustedKeys(settings, stored.trustedKey),
+    };
   }
   if (!settings.enrollmentToken) {
-    if (!settings.deviceId) {
-      throw new AgentConfigError(['deviceId: required (or an enrollmentToken to enroll with)']);
-    }
-    return { ...settings, deviceId: settings.deviceId };
+    const problems: string[] = [];
+    if (!settings.deviceId)
+      problems.push('deviceId: required (or an enrollmentToken to enroll with)');
+    if (!settings.trustedKeys) problems.push(NO_TRUSTED_KEY);
+    if (problems.length > 0) throw new AgentConfigError(problems);
+    return { ...settings, deviceId: settings.deviceId!, trustedKeys: settings.trustedKeys! };
   }
   const issued = await enrollWithRetry(settings, options);
+  // Stored even without a usable key: the token use is spent, and a key configured later
+  // completes the setup without enrolling again.
   store.write({
     deviceId: issued.deviceId,
     password: issued.password,
     enrolledAt: new Date(options.clock.now()).toISOString(),
     controlPlaneUrl: settings.controlPlaneUrl!,
+    ...(issued.signingKeyPem ? { trustedKey: issued.signingKeyPem } : {}),
   });
-  options.log.info('enrolled', { deviceId: issued.deviceId, credentials: store.path });
-  return { ...settings, deviceId: issued.deviceId, password: issued.password };
+  options.log.info('enrolled', {
+    deviceId: issued.deviceId,
+    credentials: store.path,
+    trustedKey: settings.trustedKeys
+      ? 'configured'
+      : issued.signingKeyPem
+        ? 'from enrollment'
+        : 'none',
+  });
+  return {
+    ...settings,
+    deviceId: issued.deviceId,
+    password: issued.password,
+    trustedKeys: settleTrustedKeys(settings, issued.signingKeyPem),
+  };
 }
 
 async function enrollWithRetry(
   settings: AgentSettings,
   options: IdentityOptions,
-): Promise<{ deviceId: string; password: string }> {
+): Promise<IssuedIdentity> {
   const maxAttempts = options.maxAttempts ?? Infinity;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -119,7 +179,7 @@ async function enrollWithRetry(
 async function enrollOnce(
   settings: AgentSettings,
   options: IdentityOptions,
-): Promise<{ deviceId: string; password: string }> {
+): Promise<IssuedIdentity> {
   const url = `${settings.controlPlaneUrl!.replace(/\/+$/, '')}/api/v1/enroll`;
   const body: Record<string, string> = {
     enrollmentToken: settings.enrollmentToken!,
@@ -166,12 +226,21 @@ async function enrollOnce(
   }
   const parsed = enrollResponseSchema.safeParse(json);
   if (!parsed.success) {
-    throw new EnrollmentRefusedError(`${url} answered without usable MQTT credentials`);
+    const badKey = parsed.error.issues.every((issue) => issue.path[0] === 'signingKey');
+    throw new EnrollmentRefusedError(
+      badKey
+        ? `${url} answered with a signing key that is not an ed25519 public key in PEM`
+        : `${url} answered without usable MQTT credentials`,
+    );
   }
   if (parsed.data.mqtt.username !== parsed.data.device.id) {
     throw new EnrollmentRefusedError(
       `${url} issued username "${parsed.data.mqtt.username}" for device "${parsed.data.device.id}"`,
     );
   }
-  return { deviceId: parsed.data.device.id, password: parsed.data.mqtt.password };
+  return {
+    deviceId: parsed.data.device.id,
+    password: parsed.data.mqtt.password,
+    signingKeyPem: parsed.data.signingKey?.publicKeyPem,
+  };
 }

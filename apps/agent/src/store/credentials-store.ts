@@ -1,6 +1,6 @@
 /**
- * The MQTT credentials a device received when it enrolled itself, in `dataDir/credentials.json`
- * (mode 0600, written atomically): a crash while enrolling leaves either no file (enroll again)
+ * The MQTT credentials a device received when it enrolled itself, and the control plane's
+ * signing key that came with them, in `dataDir/credentials.json` (mode 0600, written atomically): a crash while enrolling leaves either no file (enroll again)
  * or the whole file, never half a password.
  */
 import { join } from 'node:path';
@@ -14,6 +14,11 @@ const credentialsSchema = z.object({
   /** Where they came from, for the operator reading the file. */
   enrolledAt: z.string(),
   controlPlaneUrl: z.string(),
+  /**
+   * The control plane's manifest-signing public key (PEM) from the enroll answer; absent when
+   * the control plane did not send one. Configured `trustedKeys` take precedence over it.
+   */
+  trustedKey: z.string().includes('PUBLIC KEY').optional(),
 });
 
 export type StoredCredentials = z.infer<typeof credentialsSchema>;

@@ -6,6 +6,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { ArtifactsService } from '../artifacts/artifacts.service';
 import { Public } from '../auth/public.decorator';
 import { DevicesService } from './devices.service';
 import {
@@ -20,7 +21,10 @@ import {
 @ApiBearerAuth()
 @Controller('api/v1')
 export class DevicesController {
-  constructor(private readonly devices: DevicesService) {}
+  constructor(
+    private readonly devices: DevicesService,
+    private readonly artifacts: ArtifactsService,
+  ) {}
 
   @Post('devices')
   @ApiCreatedResponse({
@@ -82,9 +86,15 @@ export class DevicesController {
   @Public()
   @Post('enroll')
   @ApiCreatedResponse({
-    description: 'A new device registered with a fleet enrollment token, with its own credentials',
+    description:
+      'A new device registered with a fleet enrollment token, with its own credentials and the public key that verifies artifact manifests',
   })
-  enroll(@Body() body: EnrollDeviceDto) {
-    return this.devices.enroll(body.enrollmentToken, { id: body.id, name: body.name });
+  async enroll(@Body() body: EnrollDeviceDto) {
+    const enrolled = await this.devices.enroll(body.enrollmentToken, {
+      id: body.id,
+      name: body.name,
+    });
+    // The agent keeps the key beside its credentials, so it needs no separately configured one.
+    return { ...enrolled, signingKey: this.artifacts.publicKey() };
   }
 }

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ArtifactsModule } from '../artifacts/artifacts.module';
 import { AuditLogRepository } from '../common/audit-log.repository';
 import { ProfilesModule } from '../profiles/profiles.module';
 import { DeviceLifecycleEvents } from './device-lifecycle.events';
@@ -8,7 +9,7 @@ import { DevicesService } from './devices.service';
 import { EnrollmentTokensRepository } from './enrollment-tokens.repository';
 
 @Module({
-  imports: [ProfilesModule],
+  imports: [ProfilesModule, ArtifactsModule],
   controllers: [DevicesController],
   providers: [
     DevicesRepository,
