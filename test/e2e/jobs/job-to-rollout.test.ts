@@ -12,7 +12,6 @@ describe('job with measured latency, then a rollout of its result', () => {
   let fleet: LatencyFleet;
 
   before(async () => {
-    process.env.EC_JOB_CONCURRENCY = '1';
     fleet = await startLatencyFleet([
       { id: 'loop-a', groups: ['edge'], run: true },
       { id: 'loop-b', groups: ['edge'], run: true },
@@ -20,7 +19,6 @@ describe('job with measured latency, then a rollout of its result', () => {
   });
   after(async () => {
     await fleet?.close();
-    delete process.env.EC_JOB_CONCURRENCY;
   });
 
   it('meets a parameter target with measured latencies and rolls the winner out to the group', async () => {

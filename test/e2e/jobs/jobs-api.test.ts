@@ -16,15 +16,12 @@ describe('compression jobs over REST', () => {
   let base: { modelId: string; variantId: string };
 
   before(async () => {
-    // The job runner reads its own setting from the process environment.
-    process.env.EC_JOB_CONCURRENCY = '1';
-    fx = await startFixture();
+    fx = await startFixture({ EC_JOB_CONCURRENCY: '1' });
     base = await uploadBaseModel(fx);
   });
   after(async () => {
     await fx.close();
     fx.dir.cleanup();
-    delete process.env.EC_JOB_CONCURRENCY;
   });
 
   const post = (body: unknown) =>

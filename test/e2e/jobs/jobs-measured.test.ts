@@ -13,7 +13,6 @@ describe('compression job with measured latency (real agents, embedded broker)',
   let fleet: LatencyFleet;
 
   before(async () => {
-    process.env.EC_JOB_CONCURRENCY = '1';
     fleet = await startLatencyFleet([
       { id: 'job-a', groups: ['lab'], run: true },
       { id: 'job-b', groups: ['lab'], run: true },
@@ -21,7 +20,6 @@ describe('compression job with measured latency (real agents, embedded broker)',
   });
   after(async () => {
     await fleet?.close();
-    delete process.env.EC_JOB_CONCURRENCY;
   });
 
   it('measures every candidate on a device of the group and quantizes the AAP result with SQAKD', async () => {

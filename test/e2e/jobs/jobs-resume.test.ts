@@ -14,12 +14,10 @@ describe('job resume after a control-plane restart', () => {
   after(async () => {
     for (const fx of open) await fx.close().catch(() => undefined);
     open[0]?.dir.cleanup();
-    delete process.env.EC_JOB_CONCURRENCY;
   });
 
   it('continues from the last finished round without redoing it', async () => {
-    process.env.EC_JOB_CONCURRENCY = '1';
-    const first = await startFixture();
+    const first = await startFixture({ EC_JOB_CONCURRENCY: '1' });
     open.push(first);
     const base = await uploadBaseModel(first);
     const created = await first
@@ -58,7 +56,7 @@ describe('job resume after a control-plane restart', () => {
     const before = new Map(mid.rounds.map((r) => [r.round, r]));
     const lastBefore = Math.max(...before.keys());
 
-    const second = await startFixture({}, first.dir);
+    const second = await startFixture({ EC_JOB_CONCURRENCY: '1' }, first.dir);
     open.push(second);
     const job = await waitForJob(second, id, finished, 180_000, 'resumed job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');

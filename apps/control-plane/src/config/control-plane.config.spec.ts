@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './control-plane.config';
 
@@ -28,5 +29,23 @@ describe('loadConfig', () => {
   it('accepts an external broker URL', () => {
     const config = loadConfig({ EC_MQTT_MODE: 'external', EC_MQTT_URL: 'mqtt://10.0.0.2:1883' });
     assert.equal(config.mqtt.url, 'mqtt://10.0.0.2:1883');
+  });
+
+  it('runs one compression job per core by default and never more, whatever is asked', () => {
+    const cores = availableParallelism();
+    assert.equal(loadConfig({}).jobs.concurrency, cores);
+    assert.equal(loadConfig({ EC_JOB_CONCURRENCY: '' }).jobs.concurrency, cores);
+    assert.equal(loadConfig({ EC_JOB_CONCURRENCY: '1' }).jobs.concurrency, 1);
+    assert.equal(loadConfig({ EC_JOB_CONCURRENCY: String(cores + 5) }).jobs.concurrency, cores);
+  });
+
+  it('refuses a job concurrency that is not a whole number >= 1, naming the variable', () => {
+    for (const bad of ['0', '-2', '1.5', 'many']) {
+      assert.throws(
+        () => loadConfig({ EC_JOB_CONCURRENCY: bad }),
+        (err: unknown) => err instanceof ConfigError && /EC_JOB_CONCURRENCY/.test(err.message),
+        bad,
+      );
+    }
   });
 });

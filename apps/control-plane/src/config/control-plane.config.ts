@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '@edgecompress/protocol';
 import { z } from 'zod';
@@ -35,6 +36,7 @@ const envSchema = z.object({
     .min(MIN_CHUNK_BYTES)
     .max(MAX_CHUNK_BYTES)
     .default(DEFAULT_CHUNK_BYTES),
+  EC_JOB_CONCURRENCY: z.preprocess((v) => (v === '' ? undefined : v), positiveInt.optional()),
   EC_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -65,6 +67,8 @@ export interface ControlPlaneConfig {
   };
   readonly commands: { readonly retryMs: number; readonly ttlMs: number };
   readonly artifacts: { readonly chunkBytes: number };
+  /** Compression jobs running at once: one per core by default, never more than the cores. */
+  readonly jobs: { readonly concurrency: number };
   readonly logLevel: string;
 }
 
@@ -86,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
+  const cores = Math.max(1, availableParallelism());
   return Object.freeze({
     dataDir: resolve(e.EC_DATA_DIR),
     http: { host: e.EC_HTTP_HOST, port: e.EC_HTTP_PORT },
@@ -107,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     },
     commands: { retryMs: e.EC_COMMAND_RETRY_MS, ttlMs: e.EC_COMMAND_TTL_MS },
     artifacts: { chunkBytes: e.EC_CHUNK_BYTES },
+    jobs: { concurrency: Math.min(cores, e.EC_JOB_CONCURRENCY ?? cores) },
     logLevel: e.EC_LOG_LEVEL,
   });
 }

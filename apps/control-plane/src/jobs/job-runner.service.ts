@@ -20,7 +20,6 @@ import { ModelsService } from '../models/models.service';
 import { JOB_LATENCY, type JobLatencyPort } from './job-latency.port';
 import { JobProcess } from './job-process.runner';
 import type { JobSpec } from './job.types';
-import { JOBS_CONFIG, type JobsConfig } from './jobs.config';
 import { deviceKey, JobsService } from './jobs.service';
 import { writeFileAtomically } from './worker/job-checkpoint.store';
 import type { ChildMessage, WorkerLatencyAnswer } from './worker/job-worker.protocol';
@@ -44,7 +43,6 @@ export class JobRunnerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly models: ModelsService,
     private readonly artifacts: ArtifactsService,
     @Inject(JOB_LATENCY) private readonly latency: JobLatencyPort,
-    @Inject(JOBS_CONFIG) private readonly settings: JobsConfig,
     @Inject(CONFIG) private readonly config: ControlPlaneConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -68,7 +66,7 @@ export class JobRunnerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private fill(): void {
-    while (!this.stopping && this.running.size < this.settings.concurrency) {
+    while (!this.stopping && this.running.size < this.config.jobs.concurrency) {
       const row = this.jobs.claimNext();
       if (!row) return;
       try {

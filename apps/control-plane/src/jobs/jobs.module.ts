@@ -10,7 +10,6 @@ import { JobEventsBus } from './job-events.bus';
 import { JOB_LATENCY } from './job-latency.port';
 import { JobRunnerService } from './job-runner.service';
 import { JobsController } from './jobs.controller';
-import { JOBS_CONFIG, loadJobsConfig } from './jobs.config';
 import { JobsRepository } from './jobs.repository';
 import { JobsService } from './jobs.service';
 import { ParetoController } from './pareto.controller';
@@ -31,7 +30,6 @@ import { ParetoController } from './pareto.controller';
     JobEventsBus,
     JobsService,
     JobRunnerService,
-    { provide: JOBS_CONFIG, useFactory: () => loadJobsConfig() },
     // The fleet's latency service answers the jobs' latency questions (measured or predicted).
     { provide: JOB_LATENCY, useExisting: LatencyService },
   ],

@@ -71,14 +71,23 @@ export class ModelsRepository {
   }
 
   listVariants(filter: { modelId?: string; method?: string }): VariantRow[] {
+    // better-sqlite3 binds named parameters only from a plain object: the filter may be a
+    // validated DTO (a class instance), so its values are copied out.
     const where: string[] = [];
-    if (filter.modelId) where.push('model_id = @modelId');
-    if (filter.method) where.push('method = @method');
+    const params: Record<string, string> = {};
+    if (filter.modelId) {
+      where.push('model_id = @modelId');
+      params.modelId = filter.modelId;
+    }
+    if (filter.method) {
+      where.push('method = @method');
+      params.method = filter.method;
+    }
     return this.db
       .prepare(
         `SELECT * FROM variants ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`,
       )
-      .all(filter) as VariantRow[];
+      .all(params) as VariantRow[];
   }
 
   childCount(variantId: string): number {

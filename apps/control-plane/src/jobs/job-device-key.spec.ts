@@ -1,26 +1,7 @@
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
-import { loadJobsConfig } from './jobs.config';
 import type { JobSpec } from './job.types';
 import { deviceKey } from './jobs.service';
-
-describe('job runner settings', () => {
-  const cores = availableParallelism();
-
-  it('runs one job per core by default and never more, whatever is asked', () => {
-    assert.equal(loadJobsConfig({}).concurrency, cores);
-    assert.equal(loadJobsConfig({ EC_JOB_CONCURRENCY: '' }).concurrency, cores);
-    assert.equal(loadJobsConfig({ EC_JOB_CONCURRENCY: '1' }).concurrency, 1);
-    assert.equal(loadJobsConfig({ EC_JOB_CONCURRENCY: String(cores + 5) }).concurrency, cores);
-  });
-
-  it('refuses a value that is not a whole number >= 1, naming the variable', () => {
-    for (const bad of ['0', '-2', '1.5', 'many']) {
-      assert.throws(() => loadJobsConfig({ EC_JOB_CONCURRENCY: bad }), /EC_JOB_CONCURRENCY/);
-    }
-  });
-});
 
 describe('deviceKey (how a job names its target devices)', () => {
   const spec = (device?: JobSpec['objective']['device']): JobSpec => ({
