@@ -33,6 +33,7 @@ import type { JobMethod, JobProgress, JobRoundRecord, JobSpec } from '../job.typ
 import { IpcLatencyOracle, type LatencyChannel, deployableOnnx } from './ipc-latency.oracle';
 import { JobCheckpointStore, writeFileAtomically } from './job-checkpoint.store';
 import type { ChildMessage, WorkerRound, WorkerStart } from './job-worker.protocol';
+import { sqakdStageProgress } from './sqakd-progress';
 
 export interface PipelineChannel extends LatencyChannel {
   send(message: ChildMessage): void;
@@ -352,12 +353,10 @@ export class JobPipeline {
       loss: o.loss ?? 'kd',
       seed: o.seed ?? 0,
       ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
-      onProgress: (p) =>
-        this.progress({
-          step: 'sqakd',
-          fraction: share((p.epoch + (p.step + 1) / Math.max(1, p.stepsPerEpoch)) / epochs),
-          message: `epoch ${p.epoch + 1}/${epochs} step ${p.step + 1}/${p.stepsPerEpoch}, loss ${p.loss.toFixed(3)}`,
-        }),
+      onProgress: (p) => {
+        const { within, message } = sqakdStageProgress(p, epochs);
+        this.progress({ step: 'sqakd', fraction: share(within), message });
+      },
     });
     if (this.oracle) this.oracle.label = `job ${this.start.jobId} sqakd`;
     const latency = this.cachedOracle
