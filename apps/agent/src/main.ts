@@ -16,6 +16,9 @@ export interface AgentCliOptions {
   password?: string;
   dataDir?: string;
   trustedKey?: string;
+  enrollmentToken?: string;
+  controlPlaneUrl?: string;
+  deviceName?: string;
 }
 
 const consoleLog = {
@@ -36,6 +39,9 @@ export async function runAgent(options: AgentCliOptions): Promise<Agent | undefi
     password: options.password,
     dataDir: options.dataDir,
     trustedKeys: options.trustedKey ? [options.trustedKey] : undefined,
+    enrollmentToken: options.enrollmentToken,
+    controlPlaneUrl: options.controlPlaneUrl,
+    deviceName: options.deviceName,
   };
   const stopEnrolling = new AbortController();
   const stopWhileEnrolling = () => {
@@ -93,6 +99,9 @@ export function main(): void {
       password: { type: 'string' },
       'data-dir': { type: 'string' },
       'trusted-key': { type: 'string' },
+      'enrollment-token': { type: 'string' },
+      'control-plane-url': { type: 'string' },
+      'device-name': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -100,8 +109,10 @@ export function main(): void {
     process.stdout.write(
       'usage: edgec-agent [--config agent.json] [--broker mqtt://host:1883] [--device-id ID]\n' +
         '                   [--password P] [--data-dir DIR] [--trusted-key PEM-or-path]\n' +
+        '                   [--enrollment-token T] [--control-plane-url URL] [--device-name NAME]\n' +
         'Environment: EC_AGENT_CONFIG, EC_DEVICE_ID, EC_DEVICE_PASSWORD, EC_BROKER_URL, EC_DATA_DIR,\n' +
-        '             EC_TRUSTED_KEY, EC_ENROLLMENT_TOKEN, EC_CONTROL_PLANE_URL\n',
+        '             EC_TRUSTED_KEY, EC_ENROLLMENT_TOKEN, EC_CONTROL_PLANE_URL, EC_DEVICE_NAME,\n' +
+        '             EC_CONTROL_PLANE_TOKEN\n',
     );
     return;
   }
@@ -112,6 +123,9 @@ export function main(): void {
     ...(values.password ? { password: values.password } : {}),
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     ...(values['trusted-key'] ? { trustedKey: values['trusted-key'] } : {}),
+    ...(values['enrollment-token'] ? { enrollmentToken: values['enrollment-token'] } : {}),
+    ...(values['control-plane-url'] ? { controlPlaneUrl: values['control-plane-url'] } : {}),
+    ...(values['device-name'] ? { deviceName: values['device-name'] } : {}),
   }).catch((err: Error) => {
     process.stderr.write(`agent failed to start: ${err.message}\n`);
     process.exit(1);

@@ -8,6 +8,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -175,5 +176,52 @@ describe('agent enrollment with a fleet token (real control plane, real agent pr
     );
     assert.equal(withConfiguredKey.status, 'failed', configured.output());
     assert.match(withConfiguredKey.error ?? '', /^SIGNATURE_INVALID/);
+  });
+
+  it('`edgec agent` takes the enrollment settings as flags and enrolls under the given name', async () => {
+    const created = await fx
+      .api()
+      .post('/api/v1/enrollment-tokens')
+      .set(fx.auth)
+      .send({ name: 'cli', maxUses: 1 });
+    const dataDir = join(dir.path, 'cli');
+    const cli = spawn(
+      process.execPath,
+      [
+        join(__dirname, '../../../bin/edgec.js'),
+        'agent',
+        '--broker',
+        fx.cp.mqttUrl,
+        '--data-dir',
+        dataDir,
+        '--device-id',
+        'line5-cam-1',
+        '--enrollment-token',
+        created.body.token as string,
+        '--control-plane-url',
+        fx.cp.httpUrl,
+        '--device-name',
+        'Line 5 camera',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EC_AGENT_CONFIG: '' } },
+    );
+    let output = '';
+    cli.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((r) => cli.once('exit', r));
+    try {
+      await waitUntil(
+        async () => (await device('line5-cam-1')).body.status === 'online',
+        30_000,
+        'device enrolled through edgec agent online',
+      );
+      const view = (await device('line5-cam-1')).body;
+      assert.equal(view.name, 'Line 5 camera', output);
+      const stored = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8'));
+      assert.equal(stored.trustedKey, trustedKeyPem);
+    } finally {
+      cli.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, output);
   });
 });

@@ -99,6 +99,7 @@ export const CONFIG_ENV = {
   enrollmentToken: 'EC_ENROLLMENT_TOKEN',
   controlPlaneUrl: 'EC_CONTROL_PLANE_URL',
   controlPlaneToken: 'EC_CONTROL_PLANE_TOKEN',
+  deviceName: 'EC_DEVICE_NAME',
 } as const;
 
 /** A PEM given inline, or a path to a file holding one. */
@@ -153,6 +154,7 @@ export function loadAgentSettings(options: LoadConfigOptions = {}): AgentSetting
   if (env[CONFIG_ENV.controlPlaneUrl]) fromEnv.controlPlaneUrl = env[CONFIG_ENV.controlPlaneUrl];
   if (env[CONFIG_ENV.controlPlaneToken])
     fromEnv.controlPlaneToken = env[CONFIG_ENV.controlPlaneToken];
+  if (env[CONFIG_ENV.deviceName]) fromEnv.deviceName = env[CONFIG_ENV.deviceName];
   const overrides = Object.fromEntries(
     Object.entries(options.overrides ?? {}).filter(([, v]) => v !== undefined),
   );

@@ -19,8 +19,17 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'where models, state and the outbox live (also EC_DATA_DIR)')
     .option(
       '--trusted-key <pem-or-path>',
-      'control-plane public key for manifests (also EC_TRUSTED_KEY)',
+      'control-plane public key for manifests (also EC_TRUSTED_KEY; enrolled devices get it)',
     )
+    .option(
+      '--enrollment-token <token>',
+      'fleet token: enroll on the first start without credentials (also EC_ENROLLMENT_TOKEN)',
+    )
+    .option(
+      '--control-plane-url <url>',
+      'control plane REST URL, for enrollment and HTTP downloads (also EC_CONTROL_PLANE_URL)',
+    )
+    .option('--device-name <name>', 'name to enroll under (also EC_DEVICE_NAME)')
     .action(
       (opts: {
         config?: string;
@@ -29,6 +38,9 @@ export function register(program: Command): void {
         password?: string;
         dataDir?: string;
         trustedKey?: string;
+        enrollmentToken?: string;
+        controlPlaneUrl?: string;
+        deviceName?: string;
       }) =>
         new Promise<void>((resolve) => {
           const args: string[] = [];
@@ -41,6 +53,9 @@ export function register(program: Command): void {
           add('--password', opts.password);
           add('--data-dir', opts.dataDir);
           add('--trusted-key', opts.trustedKey);
+          add('--enrollment-token', opts.enrollmentToken);
+          add('--control-plane-url', opts.controlPlaneUrl);
+          add('--device-name', opts.deviceName);
           const entry = join(__dirname, '../../../agent/src/bin.ts');
           const child = spawn(
             process.execPath,
