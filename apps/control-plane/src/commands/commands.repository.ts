@@ -95,13 +95,24 @@ export class CommandsRepository {
     return row.t;
   }
 
-  markSent(id: string, now: number, nextAttemptAt: number): void {
-    this.db
-      .prepare(
-        `UPDATE commands SET attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?), next_attempt_at = ?
-         WHERE id = ? AND status = 'pending'`,
-      )
-      .run(now, nextAttemptAt, id);
+  /** Counts one attempt for each still-pending command; the caller holds the transaction. */
+  markSentMany(ids: readonly string[], now: number, nextAttemptAt: number): void {
+    const update = this.db.prepare(
+      `UPDATE commands SET attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?), next_attempt_at = ?
+       WHERE id = ? AND status = 'pending'`,
+    );
+    for (const id of ids) update.run(now, nextAttemptAt, id);
+  }
+
+  /** Whether any open command is past its deadline (a read, so an idle check costs no commit). */
+  hasOverdue(now: number): boolean {
+    return (
+      this.db
+        .prepare(
+          "SELECT 1 FROM commands WHERE status IN ('pending', 'acked') AND deadline_at <= ? LIMIT 1",
+        )
+        .get(now) !== undefined
+    );
   }
 
   expire(now: number): CommandRow[] {

@@ -219,15 +219,19 @@ export class CommandsService {
     return this.commands.due(this.clock.now(), limit);
   }
 
-  markSent(id: string): void {
+  /** Records that these commands were handed to the broker: one transaction for all of them. */
+  markSentMany(ids: readonly string[]): void {
+    if (ids.length === 0) return;
     const now = this.clock.now();
     this.database.write('command.sent', () =>
-      this.commands.markSent(id, now, now + this.config.commands.retryMs),
+      this.commands.markSentMany(ids, now, now + this.config.commands.retryMs),
     );
   }
 
   expireOverdue(): CommandRow[] {
     const now = this.clock.now();
+    // The dispatcher checks on every pass; a write transaction (one fsync) only when needed.
+    if (!this.commands.hasOverdue(now)) return [];
     const expired = this.database.write('command.expire', () => this.commands.expire(now));
     for (const c of expired)
       this.metrics.commandLatency.observe(
