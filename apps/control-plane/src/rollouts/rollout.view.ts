@@ -20,6 +20,14 @@ export interface RolloutTargetView {
   error: string | null;
 }
 
+/**
+ * How much of the target list a view carries: `all` (the default), `summary` (none: only
+ * `targetCounts`, for watching a large rollout cheaply) or `failed` (failed, rolled back, skipped).
+ */
+export type TargetsDetail = 'all' | 'summary' | 'failed';
+export const TARGETS_DETAILS: readonly TargetsDetail[] = ['all', 'summary', 'failed'];
+const FAILED_STEPS: ReadonlySet<TargetStep> = new Set(['failed', 'rolled-back', 'skipped']);
+
 export interface RolloutView {
   id: string;
   variantId: string;
@@ -31,11 +39,32 @@ export interface RolloutView {
   deviceDeadlineMs: number;
   waves: RolloutWaveView[];
   targets: RolloutTargetView[];
+  /** Targets per step, whatever `targets` carries. */
+  targetCounts: Partial<Record<TargetStep, number>>;
   createdAt: string;
   finishedAt: string | null;
 }
 
-export function rolloutView(row: RolloutRow, waves: WaveRow[], targets: TargetRow[]): RolloutView {
+export function rolloutView(
+  row: RolloutRow,
+  waves: WaveRow[],
+  targets: TargetRow[],
+  detail: TargetsDetail = 'all',
+): RolloutView {
+  const byWave = new Map<number, string[]>();
+  const targetCounts: Partial<Record<TargetStep, number>> = {};
+  for (const t of targets) {
+    const ids = byWave.get(t.wave);
+    if (ids) ids.push(t.device_id);
+    else byWave.set(t.wave, [t.device_id]);
+    targetCounts[t.step] = (targetCounts[t.step] ?? 0) + 1;
+  }
+  const listed =
+    detail === 'all'
+      ? targets
+      : detail === 'failed'
+        ? targets.filter((t) => FAILED_STEPS.has(t.step))
+        : [];
   return {
     id: row.id,
     variantId: row.variant_id,
@@ -49,10 +78,11 @@ export function rolloutView(row: RolloutRow, waves: WaveRow[], targets: TargetRo
       index: w.idx,
       label: w.label,
       percent: w.percent,
-      deviceIds: targets.filter((t) => t.wave === w.idx).map((t) => t.device_id),
+      deviceIds: byWave.get(w.idx) ?? [],
       state: w.state,
     })),
-    targets: targets.map(targetView),
+    targets: listed.map(targetView),
+    targetCounts,
     createdAt: new Date(row.created_at).toISOString(),
     finishedAt: row.finished_at === null ? null : new Date(row.finished_at).toISOString(),
   };

@@ -10,10 +10,11 @@ import {
   type MessageEvent,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { CreateRolloutDto, ListRolloutsQueryDto } from './dto/rollout.dto';
+import { TARGETS_DETAILS, type TargetsDetail } from './rollout.view';
 import { RolloutsService } from './rollouts.service';
 
 class AbortRolloutDto {
@@ -22,6 +23,17 @@ class AbortRolloutDto {
   @IsString()
   @MaxLength(500)
   reason?: string;
+}
+
+class RolloutDetailQueryDto {
+  @ApiPropertyOptional({
+    enum: TARGETS_DETAILS,
+    description:
+      'all (default): every target; summary: none, only targetCounts (cheap to poll at fleet scale); failed: failed, rolled-back and skipped targets',
+  })
+  @IsOptional()
+  @IsIn(TARGETS_DETAILS)
+  targets?: TargetsDetail;
 }
 
 @ApiTags('rollouts')
@@ -42,8 +54,8 @@ export class RolloutsController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.rollouts.get(id);
+  get(@Param('id') id: string, @Query() query: RolloutDetailQueryDto) {
+    return this.rollouts.get(id, query.targets ?? 'all');
   }
 
   @Post(':id/pause')

@@ -13,7 +13,7 @@ import { readModelInput } from './drift-probe.runner';
 import { RolloutDriver } from './rollout.driver';
 import { RolloutEventsHub, type RolloutEvent } from './rollout-events.hub';
 import { planWaves, type RolloutStrategy } from './rollout-plan';
-import { rolloutView, type RolloutView } from './rollout.view';
+import { rolloutView, type RolloutView, type TargetsDetail } from './rollout.view';
 import { RolloutsRepository } from './rollouts.repository';
 
 export interface CreateRolloutInput {
@@ -113,10 +113,10 @@ export class RolloutsService {
     return this.get(id);
   }
 
-  get(id: string): RolloutView {
+  get(id: string, targets: TargetsDetail = 'all'): RolloutView {
     const row = this.rollouts.get(id);
     if (!row) throw notFound('rollout', id);
-    return rolloutView(row, this.rollouts.waves(id), this.rollouts.targets(id));
+    return rolloutView(row, this.rollouts.waves(id), this.rollouts.targets(id), targets);
   }
 
   list(limit: number): RolloutView[] {
