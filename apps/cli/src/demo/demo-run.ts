@@ -168,11 +168,18 @@ async function demoSteps(
     out(`job ${job.id}: ${job.state}${job.error ? ` - ${job.error}` : ''}`);
     step('5/6 trajectory');
     out(renderRounds(job.rounds));
+    for (const r of job.rounds.filter((r) => r.rejected))
+      out(`${r.method} round ${r.round} not kept: ${r.rejected}`);
     const final = job.rounds.find((r) => r.variantId === job!.resultVariantId);
     if (final && target !== undefined && final.latencyMs !== null)
       out(
         `winner p50 ${formatMs(final.latencyMs)} ms (${final.latencySource}) against the target ${formatMs(target)} ms: ` +
           (final.latencyMs <= target ? 'target met' : 'target not met'),
+      );
+    if (job.objectiveMet !== undefined && job.objectiveMet !== null)
+      out(
+        `objective ${job.objectiveMet ? 'met' : 'not met (the best feasible candidate is the result)'}` +
+          (job.objectiveNote ? `: ${job.objectiveNote}` : ''),
       );
     if (job.state === 'succeeded' && job.resultVariantId) {
       out(`winner: variant ${job.resultVariantId}; rolling it out canary-first to every agent`);

@@ -18,6 +18,8 @@ export interface RoundRecord {
   predictedMs: number | null;
   verdict: 'baseline' | 'kept' | 'rolled-back' | 'final';
   variantId: string | null;
+  /** Why a step's output was not kept (its input carried on). */
+  rejected?: string;
 }
 
 export interface JobView {
@@ -29,6 +31,9 @@ export interface JobView {
   progress: { step: string; fraction: number; message: string };
   rounds: RoundRecord[];
   resultVariantId: string | null;
+  /** Whether the result meets the objective (absent from older servers); the note says why. */
+  objectiveMet?: boolean | null;
+  objectiveNote?: string | null;
   candidateVariantIds: string[];
   error: string | null;
   createdAt: string | number | null;

@@ -36,6 +36,10 @@ export function renderJobSummary(job: JobView): string {
     `  created    ${when(job.createdAt)}  started ${when(job.startedAt)}  finished ${when(job.finishedAt)}`,
   ];
   if (job.resultVariantId) lines.push(`  result     variant ${job.resultVariantId}`);
+  if (job.objectiveMet !== undefined && job.objectiveMet !== null)
+    lines.push(
+      `  objective  ${job.objectiveMet ? 'met' : 'NOT met'}${job.objectiveNote ? `: ${job.objectiveNote}` : ''}`,
+    );
   if (job.candidateVariantIds.length)
     lines.push(`  candidates ${job.candidateVariantIds.length} stored variants`);
   if (job.error) lines.push(`  error      ${job.error}`);

@@ -85,6 +85,18 @@ export interface JobRoundRecord {
   predictedMs: number | null;
   verdict: 'baseline' | 'kept' | 'rolled-back' | 'final';
   variantId: string | null;
+  /** On the final record: whether the job's result meets its objective, and why. */
+  outcome?: JobObjectiveOutcome;
+  /** On a step's output that was not kept: why its input carried on instead. */
+  rejected?: string;
+}
+
+export interface JobObjectiveOutcome {
+  /** The target is reached within the accuracy budget. */
+  met: boolean;
+  /** The accuracy budget holds. */
+  feasible: boolean;
+  note: string;
 }
 
 export interface JobView {
@@ -98,6 +110,9 @@ export interface JobView {
   progress: JobProgress;
   rounds: JobRoundRecord[];
   resultVariantId: string | null;
+  /** Whether the result meets the objective (null until there is a result); the note says why. */
+  objectiveMet: boolean | null;
+  objectiveNote: string | null;
   candidateVariantIds: string[];
   error: string | null;
   createdAt: string;

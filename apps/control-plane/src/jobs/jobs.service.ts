@@ -372,6 +372,9 @@ export class JobsService {
           .map((r) => r.variantId!),
       ),
     ];
+    const final = row.result_variant_id
+      ? rounds.findLast((r) => r.verdict === 'final' && r.variantId === row.result_variant_id)
+      : undefined;
     return {
       id: row.id,
       name: row.name,
@@ -383,6 +386,8 @@ export class JobsService {
       progress: JSON.parse(row.progress_json) as JobProgress,
       rounds,
       resultVariantId: row.result_variant_id,
+      objectiveMet: final?.outcome?.met ?? null,
+      objectiveNote: final?.outcome?.note ?? null,
       candidateVariantIds: candidates,
       error: row.error,
       createdAt: iso(row.created_at)!,

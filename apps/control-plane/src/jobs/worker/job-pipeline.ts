@@ -10,6 +10,7 @@ import {
   CachedLatencyOracle,
   type LatencyOracle,
   type Objective,
+  type RoundMetrics,
   modelCost,
   parseBitSpec,
   runAap,
@@ -29,9 +30,16 @@ import {
   syntheticDataset,
 } from '@edgecompress/engine';
 import { existsSync, readFileSync } from 'node:fs';
-import type { JobMethod, JobProgress, JobRoundRecord, JobSpec } from '../job.types';
+import type {
+  JobMethod,
+  JobObjectiveOutcome,
+  JobProgress,
+  JobRoundRecord,
+  JobSpec,
+} from '../job.types';
 import { IpcLatencyOracle, type LatencyChannel, deployableOnnx } from './ipc-latency.oracle';
 import { JobCheckpointStore, writeFileAtomically } from './job-checkpoint.store';
+import { type JobMetrics, judgeResult, judgeStep } from './job-objective';
 import type { ChildMessage, WorkerRound, WorkerStart } from './job-worker.protocol';
 import { sqakdStageProgress } from './sqakd-progress';
 
@@ -80,11 +88,47 @@ export function compressObjective(spec: JobSpec, deviceKey: string | null): Obje
   };
 }
 
+/** A finished stage's result: the next stage's input, and the job's result if none improves on it. */
+interface StageOutput {
+  method: JobMethod;
+  /** The round whose variant holds the model (AAP: its result round; 0 = the base model). */
+  round: number;
+  model: Model;
+  metrics: JobMetrics;
+  summary: Record<string, unknown>;
+}
+
+function aapMetrics(m: RoundMetrics): JobMetrics {
+  return {
+    accuracy: m.testAccuracy ?? m.accuracy,
+    params: m.params,
+    flops: m.flops,
+    bytes: m.sizeBytes,
+    latencyMs: m.latencyMs ?? null,
+  };
+}
+
+function isJobMetrics(v: unknown): v is JobMetrics {
+  const m = v as Partial<JobMetrics> | null;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.accuracy === 'number' &&
+    typeof m.params === 'number' &&
+    typeof m.flops === 'number' &&
+    typeof m.bytes === 'number' &&
+    (m.latencyMs === null || typeof m.latencyMs === 'number')
+  );
+}
+
 export class JobPipeline {
   private readonly store: JobCheckpointStore;
   private readonly oracle: IpcLatencyOracle | null;
   private readonly cachedOracle: LatencyOracle | undefined;
   private readonly ext: 'ecm' | 'onnx';
+  /** The base model's figures, the reference of the accuracy budget and of the targets. */
+  private baseline: JobMetrics | null = null;
+  private previous: StageOutput | null = null;
 
   constructor(
     private readonly start: WorkerStart,
@@ -130,7 +174,15 @@ export class JobPipeline {
     const done = this.store.loadStage('aap');
     if (done) {
       this.log(`aap finished before a restart (round ${done.result.round}); not run again`);
-      if (last) this.sendFinal('aap', done.model, done.result.summary, done.result.round);
+      const s = done.result.summary;
+      const metrics = isJobMetrics(s.output)
+        ? s.output
+        : this.metricsOf(done.model, dataset, typeof s.latencyMs === 'number' ? s.latencyMs : null);
+      this.baseline ??= isJobMetrics(s.baseline) ? s.baseline : null;
+      this.finishStage(
+        { method: 'aap', round: done.result.round, model: done.model, metrics, summary: s },
+        last,
+      );
       return done.model;
     }
     const saved = this.store.loadAap();
@@ -198,6 +250,8 @@ export class JobPipeline {
       predictedMs: predictedMs.get(result.round) ?? null,
       lastRound: result.trajectory.at(-1)!.round,
       summary: result.summary,
+      baseline: aapMetrics(result.baseline),
+      output: aapMetrics(result.metrics),
     };
     this.store.saveStage('aap', result.model, { round: result.round, summary });
     this.log(
@@ -210,8 +264,39 @@ export class JobPipeline {
       );
     }
     this.log(result.summary);
-    if (last) this.sendFinal('aap', result.model, summary, result.round);
+    this.baseline ??= summary.baseline;
+    this.finishStage(
+      { method: 'aap', round: result.round, model: result.model, metrics: summary.output, summary },
+      last,
+    );
     return result.model;
+  }
+
+  /** A kept stage result becomes the next stage's input, or the job's result when it is last. */
+  private finishStage(output: StageOutput, last: boolean): void {
+    this.previous = output;
+    if (!last) return;
+    this.sendFinal(
+      output.method,
+      output.model,
+      output.summary,
+      output.round,
+      this.baseline
+        ? judgeResult(this.start.spec.objective, this.baseline, output.metrics)
+        : undefined,
+    );
+  }
+
+  /** Test accuracy and cost of a model, for a stage that has no figures from an earlier one. */
+  private metricsOf(model: Model, dataset: Dataset, latencyMs: number | null): JobMetrics {
+    const cost = modelCost(model);
+    return {
+      accuracy: dataset.test.labels ? evaluate(model, dataset.test).accuracy : 0,
+      params: cost.params,
+      flops: cost.flops,
+      bytes: cost.sizeBytes,
+      latencyMs,
+    };
   }
 
   private onAapEvent(
@@ -296,6 +381,7 @@ export class JobPipeline {
     model: Model,
     summary: Record<string, unknown>,
     round: number,
+    outcome?: JobObjectiveOutcome,
   ): void {
     const cost = modelCost(model);
     const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -315,6 +401,7 @@ export class JobPipeline {
         latencySource: latencySourceOf(summary.latencySource),
         predictedMs: num(summary.predictedMs),
         verdict: 'final',
+        ...(outcome ? { outcome } : {}),
       },
       variantPath: null,
       sameAsRound: round,
@@ -329,11 +416,11 @@ export class JobPipeline {
     last: boolean,
     share: (f: number) => number,
   ): Promise<Model> {
+    const input = await this.stageInput(student, dataset);
     const done = this.store.loadStage('sqakd');
     if (done) {
       this.log('sqakd finished before a restart; not run again');
-      await this.sendSqakdRecord(done.model, done.result.summary, last);
-      return done.model;
+      return this.concludeSqakd(done.model, done.result.summary, input, last);
     }
     const o = this.start.spec.options?.sqakd ?? {};
     const quantization = {
@@ -373,14 +460,79 @@ export class JobPipeline {
       quantizer: quantization.quantizer,
     };
     this.store.saveStage('sqakd', result.model, { round: 1, summary });
-    await this.sendSqakdRecord(result.model, summary, last);
-    return result.model;
+    return this.concludeSqakd(result.model, summary, input, last);
+  }
+
+  /**
+   * The figures of a stage's input: those of the stage before it, or, for a first stage, the base
+   * model's own (its latency measured only when the objective is latency).
+   */
+  private async stageInput(model: Model, dataset: Dataset): Promise<StageOutput> {
+    if (this.previous) return this.previous;
+    let latencyMs: number | null = null;
+    if (this.cachedOracle && this.start.spec.objective.metric === 'latency') {
+      if (this.oracle) this.oracle.label = `job ${this.start.jobId} baseline`;
+      latencyMs = (await this.cachedOracle.measure(model, this.start.deviceKey!)).p50Ms;
+    }
+    const metrics = this.metricsOf(model, dataset, latencyMs);
+    this.baseline ??= metrics;
+    const summary = {
+      lastRound: 1,
+      accuracy: metrics.accuracy,
+      testAccuracy: metrics.accuracy,
+      latencyMs,
+      latencySource: latencyMs === null ? null : this.start.spec.objective.latencySource,
+    };
+    return { method: 'sqakd', round: 0, model, metrics, summary };
+  }
+
+  /**
+   * Records the quantized model (always a stored variant, for the Pareto set) and keeps it only
+   * if it is at least as good on the objective as its input; otherwise the input carries on and,
+   * when this is the last stage, is the job's result.
+   */
+  private async concludeSqakd(
+    model: Model,
+    summary: Record<string, unknown>,
+    input: StageOutput,
+    last: boolean,
+  ): Promise<Model> {
+    const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+    const cost = modelCost(model);
+    const metrics: JobMetrics = {
+      accuracy: num(summary.accuracy) ?? 0,
+      params: cost.params,
+      flops: cost.flops,
+      bytes: num(summary.bytes) ?? cost.sizeBytes,
+      latencyMs: num(summary.latencyMs),
+    };
+    const objective = this.start.spec.objective;
+    const baseline = this.baseline ?? input.metrics;
+    const decision = judgeStep(objective, baseline, input.metrics, metrics);
+    this.log(`sqakd ${decision.keep ? 'kept' : 'not kept'}: ${decision.why}`);
+    const output: StageOutput = { method: 'sqakd', round: 1, model, metrics, summary };
+    await this.sendSqakdRecord(
+      model,
+      summary,
+      decision.keep ? (last ? 'final' : 'kept') : 'rolled-back',
+      decision.keep ? undefined : decision.why,
+      decision.keep && last ? judgeResult(objective, baseline, metrics) : undefined,
+    );
+    if (decision.keep) {
+      this.previous = output;
+      return model;
+    }
+    // The input carries on; as the last stage it becomes the job's final record.
+    this.finishStage(input, last);
+    return input.model;
   }
 
   private async sendSqakdRecord(
     model: Model,
     summary: Record<string, unknown>,
-    last: boolean,
+    verdict: JobRoundRecord['verdict'],
+    rejected: string | undefined,
+    outcome: JobObjectiveOutcome | undefined,
   ): Promise<void> {
     const cost = modelCost(model);
     const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -404,7 +556,9 @@ export class JobPipeline {
         latencyMs: num(summary.latencyMs),
         latencySource: latencySourceOf(summary.latencySource),
         predictedMs: num(summary.predictedMs),
-        verdict: last ? 'final' : 'kept',
+        verdict,
+        ...(rejected ? { rejected } : {}),
+        ...(outcome ? { outcome } : {}),
       },
       variantPath,
       sameAsRound: null,
