@@ -42,6 +42,8 @@ export class MqttConnection {
   private stopping = false;
   /** Filters this agent wants; re-subscribed when the broker lost the session. */
   private readonly subscriptions = new Set<string>();
+  /** Rejecters of publishes the broker has not acknowledged yet on the current connection. */
+  private readonly unacknowledged = new Set<(err: Error) => void>();
 
   constructor(
     private readonly options: MqttConnectionOptions,
@@ -89,6 +91,13 @@ export class MqttConnection {
       // Connection errors surface as 'close' too; the retry lives there.
     });
     client.on('close', () => {
+      // mqtt.js keeps an unacknowledged QoS 1 publish waiting for a PUBACK that, after the
+      // reconnect below (which starts from empty packet stores), never comes: its callback
+      // would never run and whoever awaits it would wait forever. Settle them here; the
+      // persisted outbox still holds every event and sends it again after the next connect.
+      for (const fail of [...this.unacknowledged]) {
+        fail(new Error('connection closed before the broker acknowledged'));
+      }
       this.events.onDisconnect('connection closed');
       this.scheduleReconnect();
     });
@@ -112,6 +121,8 @@ export class MqttConnection {
         qos: will.qos,
         retain: will.retain,
       };
+      // Fresh packet stores: the on-disk outbox is the durable queue, so mqtt.js's in-memory
+      // copies would only send each unacknowledged event twice.
       client.reconnect();
     }, delay);
   }
@@ -134,12 +145,25 @@ export class MqttConnection {
     });
   }
 
-  /** Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0). */
+  /**
+   * Resolves when the broker acknowledged (QoS 1) or the packet was written (QoS 0); rejects
+   * when the connection closes first, so a caller never waits across a reconnect.
+   */
   publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain: boolean): Promise<void> {
     const client = this.client;
     if (!client?.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos, retain }, (err) => (err ? reject(err) : resolve()));
+      const fail = (err: Error): void => {
+        this.unacknowledged.delete(fail);
+        reject(err);
+      };
+      this.unacknowledged.add(fail);
+      client.publish(topic, payload, { qos, retain }, (err) => {
+        // Already settled by a close: a late callback from mqtt.js changes nothing.
+        if (!this.unacknowledged.delete(fail)) return;
+        if (err) reject(err);
+        else resolve();
+      });
     });
   }
 
