@@ -95,13 +95,18 @@ export class CommandsRepository {
     return row.t;
   }
 
-  /** Counts one attempt for each still-pending command; the caller holds the transaction. */
-  markSentMany(ids: readonly string[], now: number, nextAttemptAt: number): void {
+  /**
+   * Counts one attempt for each command at the time the broker took it. The retry time moves
+   * only for a command still pending: an ack may have arrived before the send was recorded.
+   * The caller holds the transaction.
+   */
+  markSentMany(sends: readonly { id: string; at: number }[], retryMs: number): void {
     const update = this.db.prepare(
-      `UPDATE commands SET attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?), next_attempt_at = ?
-       WHERE id = ? AND status = 'pending'`,
+      `UPDATE commands SET attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, @at),
+         next_attempt_at = CASE WHEN status = 'pending' THEN @at + @retryMs ELSE next_attempt_at END
+       WHERE id = @id`,
     );
-    for (const id of ids) update.run(now, nextAttemptAt, id);
+    for (const send of sends) update.run({ id: send.id, at: send.at, retryMs });
   }
 
   /** Whether any open command is past its deadline (a read, so an idle check costs no commit). */

@@ -219,12 +219,11 @@ export class CommandsService {
     return this.commands.due(this.clock.now(), limit);
   }
 
-  /** Records that these commands were handed to the broker: one transaction for all of them. */
-  markSentMany(ids: readonly string[]): void {
-    if (ids.length === 0) return;
-    const now = this.clock.now();
+  /** Records when the broker took each of these commands: one transaction for all of them. */
+  markSentMany(sends: readonly { id: string; at: number }[]): void {
+    if (sends.length === 0) return;
     this.database.write('command.sent', () =>
-      this.commands.markSentMany(ids, now, now + this.config.commands.retryMs),
+      this.commands.markSentMany(sends, this.config.commands.retryMs),
     );
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from '@edgecompress/protocol';
 import { makeTempDir, type TempDir } from '@edgecompress/testing';
 import { AuditLogRepository } from '../common/audit-log.repository';
 import type { Clock } from '../common/clock';
@@ -171,7 +172,7 @@ describe('OutboxDispatcher (real SQLite, scripted broker stand-in)', () => {
     assert.ok(transport.maxOpen > 1, `publishes overlapped (max open ${transport.maxOpen})`);
     assert.ok(transport.maxOpen <= 64, `at most 64 open publishes (saw ${transport.maxOpen})`);
 
-    clock.advance(5_000); // the pass stops waiting for the stalled publish
+    clock.advance(1_000); // the pass stops waiting for the stalled publish
     await pass;
     assert.deepEqual(
       writes.filter((w) => w === 'command.sent'),
@@ -180,7 +181,7 @@ describe('OutboxDispatcher (real SQLite, scripted broker stand-in)', () => {
     );
     assert.ok(!writes.includes('command.expire'), 'nothing overdue: no expire transaction');
     for (const view of sent)
-      assert.deepEqual(row(view.id), { attempts: 1, first_sent_at: clock.now() });
+      assert.deepEqual(row(view.id), { attempts: 1, first_sent_at: clock.now() - 1_000 });
     assert.equal(row(slow!.id).attempts, 0, 'the stalled send is not recorded yet');
 
     // A pass while it is still in flight never publishes it a second time.
@@ -188,9 +189,23 @@ describe('OutboxDispatcher (real SQLite, scripted broker stand-in)', () => {
     await dispatcher.pass();
     assert.equal(transport.published.length, before);
 
+    // The device answers before the send is recorded (the broker's callback can trail the
+    // delivery): the send still counts, and the command stays acknowledged.
+    commands.recordEvent('slow', {
+      protocol: PROTOCOL_VERSION,
+      kind: 'event',
+      type: 'ack',
+      deviceId: 'slow',
+      commandId: slow!.id,
+      seq: 0,
+      sentAt: clock.now(),
+      duplicate: false,
+    });
+    clock.advance(1_000);
     transport.releaseStalled();
     await new Promise((r) => setImmediate(r));
-    assert.equal(row(slow!.id).attempts, 1, 'recorded when the broker finally took it');
+    assert.deepEqual(row(slow!.id), { attempts: 1, first_sent_at: clock.now() });
+    assert.equal(commands.get(slow!.id).status, 'acked');
   });
 
   it('leaves a refused publish pending and due, so the next pass sends it again', async () => {

@@ -21,9 +21,10 @@ const BATCH = 500;
 const PARALLEL_SENDS = 64;
 /**
  * How long a pass waits for one publish before moving on. The send stays in flight (not sent
- * again) and is marked sent whenever the broker settles it.
+ * again) and is marked sent whenever the broker settles it. Well under the retry interval, so
+ * the pass's other sends are not due again by the time it ends.
  */
-const SEND_WAIT_MS = 5_000;
+const SEND_WAIT_MS = 1_000;
 /** Upper bound on how long the dispatcher sleeps, so a clock jump is noticed. */
 const MAX_SLEEP_MS = 60_000;
 
@@ -100,14 +101,14 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnApplicationSh
       .due(BATCH + this.inFlight.size)
       .filter((command) => !this.inFlight.has(command.id))
       .slice(0, BATCH);
-    const sent: string[] = [];
+    const sent: { id: string; at: number }[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       // A refused publish means the broker is down or refusing: stop this pass, retry later.
       while (next < due.length && !this.lastPassFailed) {
         const command = due[next++]!;
         const outcome = await this.sendWithin(command, SEND_WAIT_MS);
-        if (outcome === 'sent') sent.push(command.id);
+        if (outcome === 'sent') sent.push({ id: command.id, at: this.clock.now() });
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_SENDS, due.length) }, worker));
@@ -133,7 +134,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, OnApplicationSh
           this.clock.clearTimeout(timer);
           resolve(outcome);
         } else if (outcome === 'sent' && !this.stopped) {
-          this.commands.markSentMany([command.id]);
+          this.commands.markSentMany([{ id: command.id, at: this.clock.now() }]);
         }
       };
       this.transport
