@@ -129,10 +129,12 @@ describe('compression jobs over REST', () => {
       assert.ok(r.params < baseline!.params, 'pruned rounds have fewer parameters');
       assert.ok(r.latencyMs! > 0 && r.latencyMs! <= baseline!.latencyMs!, 'and predict no slower');
     }
+    // The base is an engine file: each kept round is stored as such and as its ONNX twin.
     assert.deepEqual(
       job.candidateVariantIds,
-      kept.map((r) => r.variantId),
+      kept.flatMap((r) => [r.variantId, r.onnxVariantId]),
     );
+    assert.equal(job.deployableVariantId, final.onnxVariantId);
     assert.deepEqual(
       job.rounds.map((r) => r.round),
       [...new Set(job.rounds.map((r) => r.round))],
@@ -202,7 +204,7 @@ describe('compression jobs over REST', () => {
     assert.equal(events[0]!.type, 'state');
     const last = events.at(-1)!;
     assert.equal(last.type, 'state');
-    assert.equal(last.data.state, 'succeeded');
+    assert.equal(last.data.state, 'succeeded', String(last.data.error));
     const rounds = events
       .filter((e) => e.type === 'round')
       .map((e) => `${String(e.data.method)}:${String(e.data.round)}`);

@@ -69,6 +69,31 @@ describe('job result against its objective (real control plane and job process)'
     assert.equal(job.objectiveMet, false);
     assert.match(job.objectiveNote!, /size reduced by -?\d+\.\d%, misses the 90\.0% target/);
 
+    // The base is an engine file: every stored candidate also has an ONNX twin devices can run,
+    // and the job names the result's twin as the deployable variant.
+    assert.ok(job.deployableVariantId, 'a deployable result');
+    const deployable = await fx
+      .api()
+      .get(`/api/v1/variants/${job.deployableVariantId}`)
+      .set(fx.auth);
+    assert.equal(deployable.body.format, 'onnx');
+    assert.equal(deployable.body.parentVariantId, job.resultVariantId);
+    for (const r of job.rounds.filter((r) => r.variantId && r.verdict !== 'baseline')) {
+      assert.ok(r.onnxVariantId, `${r.method} round ${r.round} has an ONNX twin`);
+      assert.ok(job.candidateVariantIds.includes(r.onnxVariantId));
+    }
+    const qdq = await fx
+      .api()
+      .get(`/api/v1/variants/${quantized.onnxVariantId}/artifact`)
+      .set(fx.auth)
+      .buffer(true)
+      .parse((res, cb) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => cb(null, Buffer.concat(parts)));
+      });
+    assert.ok((qdq.body as Buffer).includes('DequantizeLinear'), 'the twin is QDQ ONNX');
+
     // Every candidate, the rejected one too, is listed among the model's variants.
     const variants = await fx.api().get(`/api/v1/variants?modelId=${base.modelId}`).set(fx.auth);
     assert.equal(variants.status, 200, JSON.stringify(variants.body));

@@ -99,19 +99,28 @@ describe('job resume after a control-plane restart', () => {
       `rounds run after the restart: ${rerun.join(', ')}`,
     );
 
-    // One variant per kept round, none duplicated by the restart.
+    // One variant per kept round and one ONNX twin of it (the base is an engine file), none
+    // duplicated by the restart.
     const model = await second.api().get(`/api/v1/models/${base.modelId}`).set(second.auth);
     assert.equal(model.status, 200);
     const variants = model.body.variants as {
       id: string;
-      provenance: { jobId?: string; round?: number };
+      format: string;
+      parentVariantId: string | null;
+      provenance: { jobId?: string; round?: number; onnxOf?: string };
     }[];
-    const fromJob = variants.filter((v) => v.provenance.jobId === id);
+    const fromJob = variants.filter((v) => v.provenance.jobId === id && !v.provenance.onnxOf);
+    const twins = variants.filter((v) => v.provenance.jobId === id && v.provenance.onnxOf);
     const kept = job.rounds.filter((r: JobRoundRecord) => r.verdict === 'kept');
     assert.deepEqual(
       fromJob.map((v) => v.provenance.round).sort(),
       kept.map((r) => r.round).sort(),
     );
-    assert.deepEqual(job.candidateVariantIds.sort(), fromJob.map((v) => v.id).sort());
+    assert.deepEqual(twins.map((v) => v.parentVariantId).sort(), fromJob.map((v) => v.id).sort());
+    assert.ok(twins.every((v) => v.format === 'onnx'));
+    assert.deepEqual(
+      job.candidateVariantIds.sort(),
+      [...fromJob, ...twins].map((v) => v.id).sort(),
+    );
   });
 });

@@ -5,6 +5,7 @@
  * -> trajectory, Pareto set and latency report. Every child process is stopped on the way out;
  * the data dir stays for inspection.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { watchJob } from '../commands/jobs.command';
 import { watchRollout } from '../commands/rollouts.command';
@@ -14,7 +15,7 @@ import { renderRounds } from '../ui/job-views';
 import { renderLatencyReport, renderPareto } from '../ui/report-views';
 import { renderTargets } from '../ui/rollout-views';
 import { formatMs } from '../ui/table';
-import { trainOrLoadBaseline } from './demo-baseline';
+import { type Baseline, trainOrLoadBaseline } from './demo-baseline';
 import { startFleet, type DemoDevice, type DemoFleet } from './demo-fleet';
 
 export interface DemoOptions {
@@ -94,7 +95,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await demoSteps(o, fleet, baseline.onnx, step, log, watching.signal);
+    return await demoSteps(o, fleet, baseline, step, log, watching.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -111,12 +112,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 async function demoSteps(
   o: DemoOptions,
   fleet: DemoFleet,
-  onnx: Buffer,
+  baseline: Baseline,
   step: (title: string) => void,
   log: (line: string) => void,
   signal: AbortSignal,
 ): Promise<DemoResult> {
   const client = fleet.client;
+  const onnx = baseline.onnx;
   const model = await client.upload<{ id: string; variants: { id: string }[] }>(
     `/api/v1/models?${new URLSearchParams({ name: 'demo-small-cnn-mnist', format: 'onnx' })}`,
     onnx,
@@ -132,6 +134,7 @@ async function demoSteps(
 
   let job: JobView | null = null;
   let winnerRollout: RolloutView | null = null;
+  let jobModelId = model.id;
   if (!o.skipJob) {
     const groupP50 = median(
       baselineRollout.targets
@@ -143,9 +146,16 @@ async function demoSteps(
     step(
       `4/6 compression job: AAP then SQAKD, p50 <= ${target !== undefined ? `${formatMs(target)} ms` : '(no baseline p50)'} measured on group "${JOB_GROUP}"`,
     );
+    // AAP prunes the engine-format model (batch norm kept apart); the job stores every kept
+    // candidate also as ONNX, so the winner can be rolled out.
+    const engineModel = await client.upload<{ id: string; variants: { id: string }[] }>(
+      `/api/v1/models?${new URLSearchParams({ name: 'demo-small-cnn-mnist-engine', format: 'engine' })}`,
+      readFileSync(baseline.ecmPath),
+    );
+    jobModelId = engineModel.id;
     const created = await client.post<JobView>('/api/v1/jobs', {
       name: 'demo: smallest accurate small CNN for the edge group',
-      variantId: baselineVariantId,
+      variantId: engineModel.variants[0]!.id,
       dataset: { name: 'mnist', limitTrain: o.jobTrainLimit, limitTest: o.jobTestLimit },
       pipeline: ['aap', 'sqakd'],
       options: {
@@ -163,7 +173,7 @@ async function demoSteps(
         waitForDevicesMs: 30_000,
       },
     });
-    out(`job ${created.id} queued`);
+    out(`job ${created.id} queued (from ${engineModel.id}, the same baseline in engine format)`);
     job = await watchJob(client, created.id, { pollMs: o.pollMs, label: 'job', signal });
     out(`job ${job.id}: ${job.state}${job.error ? ` - ${job.error}` : ''}`);
     step('5/6 trajectory');
@@ -181,20 +191,25 @@ async function demoSteps(
         `objective ${job.objectiveMet ? 'met' : 'not met (the best feasible candidate is the result)'}` +
           (job.objectiveNote ? `: ${job.objectiveNote}` : ''),
       );
-    if (job.state === 'succeeded' && job.resultVariantId) {
-      out(`winner: variant ${job.resultVariantId}; rolling it out canary-first to every agent`);
-      winnerRollout = await rollOut(client, job.resultVariantId, o, 'winner rollout', signal);
+    const winner = job.deployableVariantId ?? null;
+    if (job.state === 'succeeded' && winner && job.resultVariantId !== job.variantId) {
+      out(
+        `winner: variant ${job.resultVariantId} (ONNX ${winner}); rolling it out canary-first to every agent`,
+      );
+      winnerRollout = await rollOut(client, winner, o, 'winner rollout', signal);
       out(renderTargets(winnerRollout));
       out(
         `winner rollout: ${winnerRollout.state}${winnerRollout.reason ? ` (${winnerRollout.reason})` : ''}`,
       );
+    } else if (job.state === 'succeeded') {
+      log('the job kept no pruned or quantized model: the baseline stays deployed');
     } else log('no winner to roll out');
   }
 
   step('6/6 results');
   try {
     const pareto = await client.get<ParetoAnswer>(
-      `/api/v1/variants/pareto?${new URLSearchParams({ modelId: model.id })}`,
+      `/api/v1/variants/pareto?${new URLSearchParams({ modelId: jobModelId })}`,
     );
     out('Pareto set (accuracy x p50 x size; * = on the front):');
     out(renderPareto(pareto));

@@ -34,6 +34,9 @@ export interface JobView {
   /** Whether the result meets the objective (absent from older servers); the note says why. */
   objectiveMet?: boolean | null;
   objectiveNote?: string | null;
+  /** The result as a variant devices can run (its ONNX twin when the job worked on an engine file). */
+  deployableVariantId?: string | null;
+  variantId?: string;
   candidateVariantIds: string[];
   error: string | null;
   createdAt: string | number | null;

@@ -152,7 +152,8 @@ export class JobRunnerService implements OnApplicationBootstrap, OnApplicationSh
         return;
       case 'done':
       case 'failed':
-        job.outcome = message;
+        // A failure to record the child's output stands even if the child then ends well.
+        if (job.outcome?.type !== 'failed') job.outcome = message;
         return;
     }
   }

@@ -85,6 +85,8 @@ export interface JobRoundRecord {
   predictedMs: number | null;
   verdict: 'baseline' | 'kept' | 'rolled-back' | 'final';
   variantId: string | null;
+  /** Engine-format jobs: the ONNX variant devices can run, exported from `variantId`. */
+  onnxVariantId?: string | null;
   /** On the final record: whether the job's result meets its objective, and why. */
   outcome?: JobObjectiveOutcome;
   /** On a step's output that was not kept: why its input carried on instead. */
@@ -113,6 +115,8 @@ export interface JobView {
   /** Whether the result meets the objective (null until there is a result); the note says why. */
   objectiveMet: boolean | null;
   objectiveNote: string | null;
+  /** The result as a variant devices can run: itself when ONNX, else its ONNX twin. */
+  deployableVariantId: string | null;
   candidateVariantIds: string[];
   error: string | null;
   createdAt: string;

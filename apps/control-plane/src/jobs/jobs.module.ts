@@ -6,6 +6,8 @@ import { LatencyService } from '../latency/latency.service';
 import { MeasurementsModule } from '../measurements/measurements.module';
 import { ModelsModule } from '../models/models.module';
 import { ProfilesModule } from '../profiles/profiles.module';
+import { ModelsRepository } from '../models/models.repository';
+import { JobDeployableStore } from './job-deployable.store';
 import { JobEventsBus } from './job-events.bus';
 import { JOB_LATENCY } from './job-latency.port';
 import { JobRunnerService } from './job-runner.service';
@@ -28,6 +30,8 @@ import { ParetoController } from './pareto.controller';
   providers: [
     JobsRepository,
     JobEventsBus,
+    JobDeployableStore,
+    ModelsRepository,
     JobsService,
     JobRunnerService,
     // The fleet's latency service answers the jobs' latency questions (measured or predicted).

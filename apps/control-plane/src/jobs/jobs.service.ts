@@ -17,6 +17,7 @@ import { DevicesService } from '../devices/devices.service';
 import { ModelsService, type VariantView } from '../models/models.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import type { CreateJobDto } from './dto/create-job.dto';
+import { JobDeployableStore } from './job-deployable.store';
 import { JobEventsBus } from './job-events.bus';
 import {
   FINISHED_STATES,
@@ -46,6 +47,7 @@ export class JobsService {
     private readonly devices: DevicesService,
     private readonly profiles: ProfilesService,
     private readonly events: JobEventsBus,
+    private readonly deployable: JobDeployableStore,
     private readonly database: SqliteDatabase,
     private readonly audit: AuditLogRepository,
     @Inject(CLOCK) private readonly clock: Clock,
@@ -241,17 +243,43 @@ export class JobsService {
     const { record } = message;
     if (this.jobs.round(id, record.method, record.round)) return;
     let variantId: string | null = null;
+    let onnxVariantId: string | null = null;
     if (record.verdict === 'baseline') {
       variantId = row.variant_id;
     } else if (message.sameAsRound !== null) {
+      const same = this.jobs.round(id, record.method, message.sameAsRound);
       variantId =
         message.sameAsRound === 0
-          ? (this.jobs.round(id, record.method, 0)?.variant_id ?? row.variant_id)
-          : (this.jobs.round(id, record.method, message.sameAsRound)?.variant_id ?? null);
+          ? (same?.variant_id ?? row.variant_id)
+          : (same?.variant_id ?? null);
+      onnxVariantId = same
+        ? ((JSON.parse(same.record_json) as JobRoundRecord).onnxVariantId ?? null)
+        : null;
     } else if (message.variantPath) {
-      variantId = (await this.storeVariant(row, message)).id;
+      const variant = await this.storeVariant(row, message);
+      variantId = variant.id;
+      if (message.onnxPath) {
+        onnxVariantId = this.deployable.store(
+          {
+            modelId: row.model_id,
+            ofVariantId: variant.id,
+            name: `${variant.name} (onnx)`,
+            method: variant.method,
+            options: variant.options as Record<string, unknown>,
+            provenance: variant.provenance as Record<string, unknown>,
+            accuracy: variant.accuracy,
+            params: variant.params,
+            flops: variant.flops,
+          },
+          readFileSync(message.onnxPath),
+        );
+      }
     }
-    const full: JobRoundRecord = { ...record, variantId };
+    const full: JobRoundRecord = {
+      ...record,
+      variantId,
+      ...(onnxVariantId ? { onnxVariantId } : {}),
+    };
     const stored = this.database.write('job.round', () => {
       if (this.jobs.round(id, record.method, record.round)) return false;
       this.jobs.insertRound(id, full, this.clock.now());
@@ -367,9 +395,11 @@ export class JobsService {
     }));
     const candidates = [
       ...new Set(
-        rounds
-          .filter((r) => r.variantId && r.variantId !== row.variant_id)
-          .map((r) => r.variantId!),
+        rounds.flatMap((r) =>
+          [r.variantId !== row.variant_id ? r.variantId : null, r.onnxVariantId].filter(
+            (v): v is string => typeof v === 'string',
+          ),
+        ),
       ),
     ];
     const final = row.result_variant_id
@@ -388,6 +418,12 @@ export class JobsService {
       resultVariantId: row.result_variant_id,
       objectiveMet: final?.outcome?.met ?? null,
       objectiveNote: final?.outcome?.note ?? null,
+      deployableVariantId: row.result_variant_id
+        ? (final?.onnxVariantId ??
+          (this.models.getVariant(row.result_variant_id).format === 'onnx'
+            ? row.result_variant_id
+            : null))
+        : null,
       candidateVariantIds: candidates,
       error: row.error,
       createdAt: iso(row.created_at)!,

@@ -339,12 +339,18 @@ export class JobPipeline {
   ): void {
     const m = record.metrics;
     let variantPath: string | null = null;
+    let onnxPath: string | null = null;
     if (record.verdict === 'kept') {
       const path = this.store.variantPath('aap', record.round, this.ext);
       const model = models.get(record.round);
       // A resumed job may no longer hold a kept round's model; its file was written the first time.
       if (model && !existsSync(path)) writeFileAtomically(path, this.variantBytesSync(model));
       if (existsSync(path)) variantPath = path;
+      if (this.ext === 'ecm') {
+        const onnx = this.store.variantPath('aap', record.round, 'onnx');
+        if (model && !existsSync(onnx)) writeFileAtomically(onnx, exportOnnx(model));
+        if (existsSync(onnx)) onnxPath = onnx;
+      }
     }
     const message: WorkerRound = {
       type: 'round',
@@ -364,6 +370,7 @@ export class JobPipeline {
         verdict: record.verdict,
       },
       variantPath,
+      onnxPath,
       sameAsRound: null,
       options: {
         threshold: record.threshold,
@@ -537,10 +544,11 @@ export class JobPipeline {
     const cost = modelCost(model);
     const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
     const variantPath = this.store.variantPath('sqakd', 1, this.ext);
-    writeFileAtomically(
-      variantPath,
-      this.ext === 'ecm' ? serializeModel(model) : await deployableOnnx(model),
-    );
+    const onnx = await deployableOnnx(model);
+    writeFileAtomically(variantPath, this.ext === 'ecm' ? serializeModel(model) : onnx);
+    // An engine-format job also keeps the quantized model in the form devices run.
+    const onnxPath = this.ext === 'ecm' ? this.store.variantPath('sqakd', 1, 'onnx') : null;
+    if (onnxPath) writeFileAtomically(onnxPath, onnx);
     this.channel.send({
       type: 'round',
       record: {
@@ -561,6 +569,7 @@ export class JobPipeline {
         ...(outcome ? { outcome } : {}),
       },
       variantPath,
+      onnxPath,
       sameAsRound: null,
       options: { bits: summary.bits, quantizer: summary.quantizer },
     });

@@ -38,6 +38,8 @@ export interface WorkerRound {
   record: Omit<JobRoundRecord, 'variantId'>;
   /** Variant file in the base model's format (absent for rolled-back rounds and the baseline). */
   variantPath: string | null;
+  /** Engine-format jobs: the same model as deployable ONNX, stored as the variant's ONNX twin. */
+  onnxPath?: string | null;
   /** Round whose variant a 'final' record stands for (the file was sent with that round). */
   sameAsRound: number | null;
   options: Record<string, unknown>;
