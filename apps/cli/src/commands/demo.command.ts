@@ -68,7 +68,7 @@ export function register(program: Command): void {
       '--max-drop <points>',
       'job: largest accuracy drop allowed',
       numberFlag('--max-drop'),
-      5,
+      3,
     )
     .option('--soak <duration>', 'rollouts: soak time per wave', durationFlag('--soak'), 2000)
     .option('--skip-job', 'only the fleet, the baseline and its rollout')
@@ -133,9 +133,12 @@ export function register(program: Command): void {
         pollMs: 1000,
       });
       if (o.summary) writeFileSync(o.summary, JSON.stringify(result, null, 2));
+      // A job that kept no compressed model leaves the baseline deployed: nothing to roll out.
+      const keptNothing =
+        result.job?.state === 'succeeded' && result.job.resultVariantId === result.job.variantId;
       const ok =
         result.baselineRollout.state === 'succeeded' &&
-        (o.skipJob || result.winnerRollout?.state === 'succeeded');
+        (o.skipJob || keptNothing || result.winnerRollout?.state === 'succeeded');
       if (!ok) process.exitCode = 2;
     });
 }
