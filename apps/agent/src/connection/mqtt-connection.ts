@@ -35,6 +35,24 @@ export interface ConnectionEvents {
   onMessage(topic: string, payload: Buffer): void;
 }
 
+/**
+ * With a persistent session mqtt.js keeps a QoS 1 publish that was in flight at a connection
+ * loss waiting for its PUBACK. The reconnect here starts from empty packet stores, so that
+ * PUBACK never comes: the publish's callback would never run (whoever awaits it, such as the
+ * outbox flusher, waits forever) and a graceful `end`, which waits for nothing to be in
+ * flight, would never finish. They are failed at the close instead; the persisted outbox still
+ * holds every event and sends it again after the next connect.
+ */
+function settleUnacknowledged(client: MqttClient): void {
+  const pending = Object.entries(client.outgoing);
+  for (const [id, entry] of pending) {
+    delete client.outgoing[Number(id)];
+    entry.cb(new Error('connection closed before the broker acknowledged'));
+  }
+  // An `end` already waiting for the in-flight packets goes on.
+  if (pending.length > 0) client.emit('outgoingEmpty');
+}
+
 export class MqttConnection {
   private client: MqttClient | undefined;
   private reconnectTimer: TimerHandle | undefined;
@@ -42,8 +60,6 @@ export class MqttConnection {
   private stopping = false;
   /** Filters this agent wants; re-subscribed when the broker lost the session. */
   private readonly subscriptions = new Set<string>();
-  /** Rejecters of publishes the broker has not acknowledged yet on the current connection. */
-  private readonly unacknowledged = new Set<(err: Error) => void>();
 
   constructor(
     private readonly options: MqttConnectionOptions,
@@ -91,13 +107,7 @@ export class MqttConnection {
       // Connection errors surface as 'close' too; the retry lives there.
     });
     client.on('close', () => {
-      // mqtt.js keeps an unacknowledged QoS 1 publish waiting for a PUBACK that, after the
-      // reconnect below (which starts from empty packet stores), never comes: its callback
-      // would never run and whoever awaits it would wait forever. Settle them here; the
-      // persisted outbox still holds every event and sends it again after the next connect.
-      for (const fail of [...this.unacknowledged]) {
-        fail(new Error('connection closed before the broker acknowledged'));
-      }
+      settleUnacknowledged(client);
       this.events.onDisconnect('connection closed');
       this.scheduleReconnect();
     });
@@ -153,17 +163,7 @@ export class MqttConnection {
     const client = this.client;
     if (!client?.connected) return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      const fail = (err: Error): void => {
-        this.unacknowledged.delete(fail);
-        reject(err);
-      };
-      this.unacknowledged.add(fail);
-      client.publish(topic, payload, { qos, retain }, (err) => {
-        // Already settled by a close: a late callback from mqtt.js changes nothing.
-        if (!this.unacknowledged.delete(fail)) return;
-        if (err) reject(err);
-        else resolve();
-      });
+      client.publish(topic, payload, { qos, retain }, (err) => (err ? reject(err) : resolve()));
     });
   }
 

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { AgentError } from '../agent-error';
 import type { AgentServices } from '../agent-services';
+import { delay } from '../clock';
 import { httpArtifactSource } from '../jobs/artifact-fetcher-http';
 import type { JobStep } from '../jobs/command-job';
 
@@ -16,11 +17,30 @@ export function fetchStep(
     name: 'fetch',
     async run(ctx) {
       ctx.progress('fetch', 0);
-      const result = await services.fetcher.fetch(
-        sha256,
-        (fraction) => ctx.progress('fetch', fraction),
-        { variantId, http: httpArtifactSource(services.config) },
-      );
+      const fetchOnce = () =>
+        services.fetcher.fetch(sha256, (fraction) => ctx.progress('fetch', fraction), {
+          variantId,
+          http: httpArtifactSource(services.config),
+        });
+      // A dropped connection says nothing about the artifact: the command stays ours, so the
+      // fetch is tried again (resuming from the chunks on disk) once the broker is back,
+      // within the stall budget, instead of ending the command with an error.
+      const giveUpAt = services.clock.now() + services.config.fetchStallTimeoutMs;
+      let result: Awaited<ReturnType<typeof fetchOnce>>;
+      for (;;) {
+        try {
+          result = await fetchOnce();
+          break;
+        } catch (err) {
+          const retry =
+            isConnectionDrop(err) && !ctx.cancelled() && services.clock.now() < giveUpAt;
+          if (!retry) throw err;
+          await delay(
+            services.clock,
+            Math.min(RETRY_AFTER_DROP_MS, services.config.reconnectMinMs),
+          );
+        }
+      }
       ctx.data[dataKey] = {
         fetchedChunks: result.fetchedChunks,
         reusedChunks: result.reusedChunks,
@@ -28,6 +48,16 @@ export function fetchStep(
       ctx.progress('fetch', 1);
     },
   };
+}
+
+const RETRY_AFTER_DROP_MS = 1000;
+
+function isConnectionDrop(err: unknown): boolean {
+  return (
+    err instanceof AgentError &&
+    err.code === 'ARTIFACT_NOT_FOUND' &&
+    /^cannot subscribe: .*(connection closed|not connected|disconnecting)/i.test(err.message)
+  );
 }
 
 export async function fileSha256(path: string): Promise<{ sha256: string; bytes: number }> {
