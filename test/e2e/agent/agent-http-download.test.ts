@@ -15,7 +15,11 @@ import mqtt from 'mqtt';
 import { decodeMessage, PROTOCOL_VERSION, topics, type EventMessage } from '@edgecompress/protocol';
 import { httpArtifactSource } from '../../../apps/agent/src/jobs/artifact-fetcher-http';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
-import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import {
+  downloadArtifact,
+  startFixture,
+  type ControlPlaneFixture,
+} from '../control-plane/control-plane.fixture';
 import {
   FakeControlPlane,
   spawnAgent,
@@ -299,16 +303,7 @@ describe('a device downloads artifacts with its own credentials (real control pl
     assert.equal(res.status, 403);
     assert.match(res.body.message, /devices may download published artifacts only/);
     // The operator's token still reads it.
-    const asOperator = await fx
-      .api()
-      .get(`/api/v1/variants/${unpublished.variantId}/artifact`)
-      .set(fx.auth)
-      .buffer(true)
-      .parse((r, cb) => {
-        const parts: Buffer[] = [];
-        r.on('data', (d: Buffer) => parts.push(d));
-        r.on('end', () => cb(null, Buffer.concat(parts)));
-      });
+    const asOperator = await downloadArtifact(fx, unpublished.variantId);
     assert.equal(asOperator.status, 200);
     assert.ok((asOperator.body as Buffer).equals(unpublished.bytes));
 

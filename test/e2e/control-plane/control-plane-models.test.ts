@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { closeMqtt, connectMqtt, MessageCollector } from '@edgecompress/testing';
 import { ChunkAssembler, EXAMPLE_EVENTS, topics, verifyManifest } from '@edgecompress/protocol';
-import { REPO_ROOT, startFixture, type ControlPlaneFixture } from './control-plane.fixture';
+import {
+  REPO_ROOT,
+  downloadArtifact,
+  startFixture,
+  type ControlPlaneFixture,
+} from './control-plane.fixture';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -67,16 +72,7 @@ describe('models, variants and artifacts', () => {
     assert.equal(res.body.parentVariantId, rootVariant.id);
     assert.deepEqual(res.body.options, { fold: true });
     assert.equal(res.body.bytes, folded.length);
-    const download = await fx
-      .api()
-      .get(`/api/v1/variants/${childVariant.id}/artifact`)
-      .set(fx.auth)
-      .buffer(true)
-      .parse((r, cb) => {
-        const parts: Buffer[] = [];
-        r.on('data', (d: Buffer) => parts.push(d));
-        r.on('end', () => cb(null, Buffer.concat(parts)));
-      });
+    const download = await downloadArtifact(fx, childVariant.id);
     assert.equal(download.status, 200);
     assert.deepEqual(download.body, folded);
     const badParent = await upload(

@@ -66,3 +66,17 @@ export async function startFixture(
     },
   };
 }
+
+/** GET a variant's artifact with the operator's token; the body is the file's bytes. */
+export function downloadArtifact(fx: ControlPlaneFixture, variantId: string) {
+  return fx
+    .api()
+    .get(`/api/v1/variants/${variantId}/artifact`)
+    .set(fx.auth)
+    .buffer(true)
+    .parse((res, cb) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => cb(null, Buffer.concat(parts)));
+    });
+}

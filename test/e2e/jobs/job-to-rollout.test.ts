@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startLatencyFleet, type LatencyFleet } from '../latency/latency-fleet.kit';
-import { finished, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+import { finished, jobRequest, postJob, uploadBaseModel, waitForJob } from './jobs.kit';
 
 describe('job with measured latency, then a rollout of its result', () => {
   let fleet: LatencyFleet;
@@ -24,26 +24,23 @@ describe('job with measured latency, then a rollout of its result', () => {
   it('meets a parameter target with measured latencies and rolls the winner out to the group', async () => {
     const { fx } = fleet;
     const base = await uploadBaseModel(fx, [8, 8, 1], 4, 'onnx');
-    const created = await fx
-      .api()
-      .post('/api/v1/jobs')
-      .set(fx.auth)
-      .send(
-        jobRequest(base.variantId, {
-          name: 'loop',
-          options: { aap: { maxRounds: 4, steps: 4, batchSize: 32, validationCount: 60 } },
-          objective: {
-            metric: 'params',
-            target: 0.2,
-            maxAccuracyDrop: 100,
-            device: { group: 'edge' },
-            latencySource: 'measured',
-            fallback: 'fail',
-            k: 2,
-            waitForDevicesMs: 10_000,
-          },
-        }),
-      );
+    const created = await postJob(
+      fx,
+      jobRequest(base.variantId, {
+        name: 'loop',
+        options: { aap: { maxRounds: 4, steps: 4, batchSize: 32, validationCount: 60 } },
+        objective: {
+          metric: 'params',
+          target: 0.2,
+          maxAccuracyDrop: 100,
+          device: { group: 'edge' },
+          latencySource: 'measured',
+          fallback: 'fail',
+          k: 2,
+          waitForDevicesMs: 10_000,
+        },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const job = await waitForJob(fx, created.body.id, finished, 180_000, 'job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');

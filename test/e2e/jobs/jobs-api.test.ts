@@ -7,29 +7,26 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import type { ControlPlaneFixture } from '../control-plane/control-plane.fixture';
 import type { JobRoundRecord } from '../../../apps/control-plane/src/jobs/job.types';
-import { finished, getJob, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+import {
+  finished,
+  getJob,
+  postJob,
+  jobRequest,
+  startJobsFixture,
+  stopFixture,
+  waitForJob,
+  type BaseModel,
+} from './jobs.kit';
 
 describe('compression jobs over REST', () => {
   let fx: ControlPlaneFixture;
-  let base: { modelId: string; variantId: string };
+  let base: BaseModel;
+  before(async () => ({ fx, base } = await startJobsFixture()));
+  after(() => stopFixture(fx));
 
-  before(async () => {
-    fx = await startFixture({ EC_JOB_CONCURRENCY: '1' });
-    base = await uploadBaseModel(fx);
-  });
-  after(async () => {
-    await fx.close();
-    fx.dir.cleanup();
-  });
-
-  const post = (body: unknown) =>
-    fx
-      .api()
-      .post('/api/v1/jobs')
-      .set(fx.auth)
-      .send(body as object);
+  const post = (body: object) => postJob(fx, body);
 
   it('refuses bad requests with 400/404 and queues nothing', async () => {
     const unknown = await post(jobRequest('var_does_not_exist'));

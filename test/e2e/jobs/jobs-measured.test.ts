@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
 import { startLatencyFleet, type LatencyFleet } from '../latency/latency-fleet.kit';
-import { finished, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+import { downloadArtifact } from '../control-plane/control-plane.fixture';
+import { finished, jobRequest, postJob, uploadBaseModel, waitForJob } from './jobs.kit';
 
 describe('compression job with measured latency (real agents, embedded broker)', () => {
   let fleet: LatencyFleet;
@@ -26,30 +27,27 @@ describe('compression job with measured latency (real agents, embedded broker)',
     const { fx } = fleet;
     // ONNX in, ONNX variants out: the float AAP rounds and the QDQ SQAKD model can be deployed.
     const base = await uploadBaseModel(fx, [8, 8, 1], 4, 'onnx');
-    const created = await fx
-      .api()
-      .post('/api/v1/jobs')
-      .set(fx.auth)
-      .send(
-        jobRequest(base.variantId, {
-          name: 'measured',
-          pipeline: ['aap', 'sqakd'],
-          options: {
-            aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
-            sqakd: { bits: 'w8a8', epochs: 1, stepsPerEpoch: 3, batchSize: 32 },
-          },
-          objective: {
-            metric: 'params',
-            target: 0.3,
-            maxAccuracyDrop: 50,
-            device: { group: 'lab' },
-            latencySource: 'measured',
-            fallback: 'fail',
-            k: 1,
-            waitForDevicesMs: 10_000,
-          },
-        }),
-      );
+    const created = await postJob(
+      fx,
+      jobRequest(base.variantId, {
+        name: 'measured',
+        pipeline: ['aap', 'sqakd'],
+        options: {
+          aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
+          sqakd: { bits: 'w8a8', epochs: 1, stepsPerEpoch: 3, batchSize: 32 },
+        },
+        objective: {
+          metric: 'params',
+          target: 0.3,
+          maxAccuracyDrop: 50,
+          device: { group: 'lab' },
+          latencySource: 'measured',
+          fallback: 'fail',
+          k: 1,
+          waitForDevicesMs: 10_000,
+        },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const job = await waitForJob(fx, created.body.id, finished, 180_000, 'measured job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
@@ -87,16 +85,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
     const variant = await fx.api().get(`/api/v1/variants/${quantized.variantId}`).set(fx.auth);
     assert.equal(variant.body.method, 'sqakd');
     assert.equal(variant.body.format, 'onnx');
-    const file = await fx
-      .api()
-      .get(`/api/v1/variants/${quantized.variantId}/artifact`)
-      .set(fx.auth)
-      .buffer(true)
-      .parse((r, cb) => {
-        const parts: Buffer[] = [];
-        r.on('data', (d: Buffer) => parts.push(d));
-        r.on('end', () => cb(null, Buffer.concat(parts)));
-      });
+    const file = await downloadArtifact(fx, quantized.variantId!);
     assert.equal(file.status, 200);
     assert.ok((file.body as Buffer).includes('DequantizeLinear'), 'a QDQ ONNX file');
     assert.equal((file.body as Buffer).length, quantized.bytes);
@@ -133,26 +122,23 @@ describe('compression job with measured latency (real agents, embedded broker)',
     const commands = fx.cp.app.get(CommandsService);
     const before = new Set(commands.list({ limit: 10_000 }).map((c) => c.id));
     const base = await uploadBaseModel(fx, [8, 8, 1], 3);
-    const created = await fx
-      .api()
-      .post('/api/v1/jobs')
-      .set(fx.auth)
-      .send(
-        jobRequest(base.variantId, {
-          name: 'agent lost',
-          options: { aap: { maxRounds: 3, steps: 30, batchSize: 32, validationCount: 60 } },
-          objective: {
-            metric: 'params',
-            target: 0.9,
-            maxAccuracyDrop: 100,
-            device: { group: 'lab' },
-            latencySource: 'measured',
-            fallback: 'fail',
-            k: 1,
-            waitForDevicesMs: 10_000,
-          },
-        }),
-      );
+    const created = await postJob(
+      fx,
+      jobRequest(base.variantId, {
+        name: 'agent lost',
+        options: { aap: { maxRounds: 3, steps: 30, batchSize: 32, validationCount: 60 } },
+        objective: {
+          metric: 'params',
+          target: 0.9,
+          maxAccuracyDrop: 100,
+          device: { group: 'lab' },
+          latencySource: 'measured',
+          fallback: 'fail',
+          k: 1,
+          waitForDevicesMs: 10_000,
+        },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id as string;
     const started = await waitForJob(

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
-import { finished, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+import { downloadArtifact, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import {
+  finished,
+  jobRequest,
+  postJob,
+  startJobsFixture,
+  stopFixture,
+  waitForJob,
+  type BaseModel,
+} from './jobs.kit';
 
 /**
  * A pipeline step is kept only if it is at least as good on the objective as its input: on this
@@ -11,39 +19,29 @@ import { finished, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
  */
 describe('job result against its objective (real control plane and job process)', () => {
   let fx: ControlPlaneFixture;
-  let base: { modelId: string; variantId: string };
-
-  before(async () => {
-    fx = await startFixture({ EC_JOB_CONCURRENCY: '1' });
-    base = await uploadBaseModel(fx);
-  });
-  after(async () => {
-    await fx.close();
-    fx.dir.cleanup();
-  });
+  let base: BaseModel;
+  before(async () => ({ fx, base } = await startJobsFixture()));
+  after(() => stopFixture(fx));
 
   it('keeps the smaller input when the later step is larger, and reports the target as missed', async () => {
-    const created = await fx
-      .api()
-      .post('/api/v1/jobs')
-      .set(fx.auth)
-      .send(
-        jobRequest(base.variantId, {
-          name: 'larger quantized step',
-          pipeline: ['aap', 'sqakd'],
-          options: {
-            aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
-            sqakd: { bits: 'w8a8', epochs: 1, stepsPerEpoch: 2, batchSize: 32 },
-          },
-          objective: {
-            metric: 'size',
-            target: 0.9,
-            maxAccuracyDrop: 50,
-            device: { profileId: 'generic-x86-64' },
-            latencySource: 'predicted',
-          },
-        }),
-      );
+    const created = await postJob(
+      fx,
+      jobRequest(base.variantId, {
+        name: 'larger quantized step',
+        pipeline: ['aap', 'sqakd'],
+        options: {
+          aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
+          sqakd: { bits: 'w8a8', epochs: 1, stepsPerEpoch: 2, batchSize: 32 },
+        },
+        objective: {
+          metric: 'size',
+          target: 0.9,
+          maxAccuracyDrop: 50,
+          device: { profileId: 'generic-x86-64' },
+          latencySource: 'predicted',
+        },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const job = await waitForJob(fx, created.body.id, finished, 180_000, 'job finished');
     assert.equal(job.state, 'succeeded', job.error ?? '');
@@ -82,16 +80,7 @@ describe('job result against its objective (real control plane and job process)'
       assert.ok(r.onnxVariantId, `${r.method} round ${r.round} has an ONNX twin`);
       assert.ok(job.candidateVariantIds.includes(r.onnxVariantId));
     }
-    const qdq = await fx
-      .api()
-      .get(`/api/v1/variants/${quantized.onnxVariantId}/artifact`)
-      .set(fx.auth)
-      .buffer(true)
-      .parse((res, cb) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () => cb(null, Buffer.concat(parts)));
-      });
+    const qdq = await downloadArtifact(fx, quantized.onnxVariantId!);
     assert.ok((qdq.body as Buffer).includes('DequantizeLinear'), 'the twin is QDQ ONNX');
 
     // Every candidate, the rejected one too, is listed among the model's variants.

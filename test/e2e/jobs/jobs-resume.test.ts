@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
 import type { JobRoundRecord } from '../../../apps/control-plane/src/jobs/job.types';
-import { finished, jobRequest, uploadBaseModel, waitForJob } from './jobs.kit';
+import { finished, jobRequest, postJob, uploadBaseModel, waitForJob } from './jobs.kit';
 
 describe('job resume after a control-plane restart', () => {
   const open: ControlPlaneFixture[] = [];
@@ -20,25 +20,22 @@ describe('job resume after a control-plane restart', () => {
     const first = await startFixture({ EC_JOB_CONCURRENCY: '1' });
     open.push(first);
     const base = await uploadBaseModel(first);
-    const created = await first
-      .api()
-      .post('/api/v1/jobs')
-      .set(first.auth)
-      .send(
-        jobRequest(base.variantId, {
-          name: 'resumable',
-          objective: {
-            metric: 'params',
-            target: 0.9,
-            maxAccuracyDrop: 100,
-            device: { profileId: 'generic-x86-64' },
-            latencySource: 'predicted',
-          },
-          options: {
-            aap: { maxRounds: 4, steps: 60, batchSize: 32, validationCount: 60, lambda: 0.05 },
-          },
-        }),
-      );
+    const created = await postJob(
+      first,
+      jobRequest(base.variantId, {
+        name: 'resumable',
+        objective: {
+          metric: 'params',
+          target: 0.9,
+          maxAccuracyDrop: 100,
+          device: { profileId: 'generic-x86-64' },
+          latencySource: 'predicted',
+        },
+        options: {
+          aap: { maxRounds: 4, steps: 60, batchSize: 32, validationCount: 60, lambda: 0.05 },
+        },
+      }),
+    );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id as string;
 

@@ -3,8 +3,31 @@
  * data small enough for seconds per round, and polling of a job's state over REST.
  */
 import { buildSmallCnn, exportOnnx, serializeModel } from '@edgecompress/engine';
-import type { ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
 import type { JobView } from '../../../apps/control-plane/src/jobs/job.types';
+
+export interface BaseModel {
+  modelId: string;
+  variantId: string;
+}
+
+/** A control plane that runs one job at a time, with the small CNN uploaded as its base model. */
+export async function startJobsFixture(): Promise<{ fx: ControlPlaneFixture; base: BaseModel }> {
+  const fx = await startFixture({ EC_JOB_CONCURRENCY: '1' });
+  return { fx, base: await uploadBaseModel(fx) };
+}
+
+/** Closes the control plane and removes its data dir. */
+export async function stopFixture(fx: ControlPlaneFixture | undefined): Promise<void> {
+  if (!fx) return;
+  await fx.close();
+  fx.dir.cleanup();
+}
+
+/** POST /api/v1/jobs with the operator's token. */
+export function postJob(fx: ControlPlaneFixture, body: object) {
+  return fx.api().post('/api/v1/jobs').set(fx.auth).send(body);
+}
 
 /**
  * Uploads a small CNN and returns its original variant id: as an engine model file, or as ONNX
@@ -15,7 +38,7 @@ export async function uploadBaseModel(
   inputShape: [number, number, number] = [8, 8, 1],
   numClasses = 4,
   format: 'engine' | 'onnx' = 'engine',
-): Promise<{ modelId: string; variantId: string }> {
+): Promise<BaseModel> {
   const model = buildSmallCnn({ inputShape, numClasses, widths: [6, 8, 12], seed: 1 });
   const res = await fx
     .api()
