@@ -4,3 +4,4 @@ export * from './free-port';
 export * from './mqtt-test-client';
 export * from './embedded-broker.harness';
 export * from './mosquitto.launcher';
+export * from './server-process.harness';

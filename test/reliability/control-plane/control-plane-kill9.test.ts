@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -8,10 +7,9 @@ import request from 'supertest';
 import {
   closeMqtt,
   connectMqtt,
-  eventually,
-  getFreePort,
   makeTempDir,
   MessageCollector,
+  ServerProcessHarness,
 } from '@edgecompress/testing';
 import { EXAMPLE_EVENTS, topics } from '@edgecompress/protocol';
 import { createApiToken } from '../../../apps/control-plane/src/main';
@@ -21,59 +19,24 @@ const DEVICES = ['k9-a', 'k9-b', 'k9-c', 'k9-d'];
 const REPORTS_PER_DEVICE = 250;
 const KILL_AFTER_ACKS = 300;
 
-function startServer(dataDir: string, httpPort: number, mqttPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/edgec.js'),
-      'server',
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(httpPort),
-      '--mqtt-port',
-      String(mqttPort),
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
-  );
-}
-
 /**
  * A kill -9 of the control plane during a burst of QoS 1 benchmark reports loses no report a
  * device saw acknowledged, and a restart keeps devices, credentials, variants and the outbox.
  */
 describe('control plane kill -9', () => {
   const dir = makeTempDir('edgec-k9-');
-  const children: ChildProcess[] = [];
+  let server: ServerProcessHarness | undefined;
   after(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    server?.killAll();
     dir.cleanup();
   });
 
   it('loses no acknowledged report and keeps devices, variants, outbox and credentials', async () => {
     const { token } = createApiToken(dir.path, 'k9');
     const auth = { Authorization: `Bearer ${token}` };
-    const [httpPort, mqttPort] = [await getFreePort(), await getFreePort()];
-    const url = `http://127.0.0.1:${httpPort}`;
-    const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
-    const waitReady = () =>
-      eventually(
-        () =>
-          request(url)
-            .get('/readyz')
-            .then(
-              (r) => r.status,
-              () => 0,
-            ),
-        (s) => s === 200,
-        30_000,
-      );
-
-    let server = startServer(dir.path, httpPort, mqttPort);
-    children.push(server);
-    await waitReady();
+    server = await ServerProcessHarness.create(dir.path);
+    const { httpUrl: url, mqttUrl } = server;
+    await server.start();
 
     const creds = new Map<string, { username: string; password: string }>();
     for (const id of [...DEVICES, 'k9-offline']) {
@@ -100,6 +63,7 @@ describe('control plane kill -9', () => {
     const clients: MqttClient[] = [];
     const acked = new Set<string>();
     let killed = false;
+    let exited: Promise<void> | undefined;
     const killedAt = new Promise<void>((resolve) => {
       for (const id of DEVICES) {
         void connectMqtt(mqttUrl, {
@@ -124,7 +88,7 @@ describe('control plane kill -9', () => {
               acked.add(commandId);
               if (acked.size >= KILL_AFTER_ACKS) {
                 killed = true;
-                server.kill('SIGKILL');
+                exited = server!.kill9();
                 resolve();
               }
             });
@@ -135,15 +99,9 @@ describe('control plane kill -9', () => {
     await killedAt;
     const ackedAtKill = new Set(acked);
     for (const c of clients) await closeMqtt(c, true);
-    await new Promise<void>((resolve) =>
-      server.exitCode !== null || server.signalCode !== null
-        ? resolve()
-        : server.once('exit', () => resolve()),
-    );
+    await exited;
 
-    server = startServer(dir.path, httpPort, mqttPort);
-    children.push(server);
-    await waitReady();
+    await server.start();
 
     const stored = await request(url).get('/api/v1/measurements?limit=10000').set(auth);
     assert.equal(stored.status, 200);
@@ -177,7 +135,6 @@ describe('control plane kill -9', () => {
       10_000,
     );
     await closeMqtt(offline);
-    server.kill('SIGTERM');
-    await new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    await server.stop();
   });
 });

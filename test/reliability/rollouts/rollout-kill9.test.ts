@@ -7,12 +7,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import request from 'supertest';
-import { getFreePort, makeTempDir } from '@edgecompress/testing';
+import { makeTempDir, ServerProcessHarness } from '@edgecompress/testing';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
-import { waitUntil } from '../../e2e/agent/agent-test-kit';
 import {
   commandsOf,
   createRollout,
@@ -24,35 +21,15 @@ import {
 } from '../../e2e/rollouts/rollout-fleet.kit';
 import { createApiToken } from '../../../apps/control-plane/src/main';
 
-const ROOT = join(__dirname, '..', '..', '..');
 const DEVICES = ['k9r-a', 'k9r-b', 'k9r-c'];
-
-function startServer(dataDir: string, httpPort: number, mqttPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/edgec.js'),
-      'server',
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(httpPort),
-      '--mqtt-port',
-      String(mqttPort),
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
-  );
-}
 
 describe('control plane kill -9 mid-rollout (real server process, real agents)', () => {
   const dir = makeTempDir('edgec-k9-rollout-');
-  const servers: ChildProcess[] = [];
+  let server: ServerProcessHarness | undefined;
   let fleet: Fleet | undefined;
   after(async () => {
     await fleet?.stopAgents();
-    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+    server?.killAll();
     dir.cleanup();
   });
 
@@ -60,24 +37,11 @@ describe('control plane kill -9 mid-rollout (real server process, real agents)',
     const dataDir = join(dir.path, 'cp');
     const { token } = createApiToken(dataDir, 'k9-rollout');
     const auth = { Authorization: `Bearer ${token}` };
-    const [httpPort, mqttPort] = [await getFreePort(), await getFreePort()];
-    const httpUrl = `http://127.0.0.1:${httpPort}`;
-    const ready = () =>
-      waitUntil(
-        () =>
-          request(httpUrl)
-            .get('/readyz')
-            .then(
-              (r) => r.status === 200,
-              () => false,
-            ),
-        30_000,
-        'server ready',
-      );
-    servers.push(startServer(dataDir, httpPort, mqttPort));
-    await ready();
+    server = await ServerProcessHarness.create(dataDir);
+    const { httpUrl, mqttUrl } = server;
+    await server.start();
     fleet = await provisionFleet(
-      { httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, auth, dir: dir.path },
+      { httpUrl, mqttUrl, auth, dir: dir.path },
       DEVICES.map((id) => ({ id })),
     );
     const v1 = await uploadModel(fleet, 'v1', mlpModel({ hidden: 64, seed: 31 }));
@@ -96,11 +60,9 @@ describe('control plane kill -9 mid-rollout (real server process, real agents)',
       'canary soaking',
     );
     assert.equal(soaking.targets.find((t) => t.deviceId === 'k9r-a')!.step, 'done');
-    servers[0]!.kill('SIGKILL');
-    await new Promise((r) => servers[0]!.once('exit', r));
+    await server.kill9();
 
-    servers.push(startServer(dataDir, httpPort, mqttPort));
-    await ready();
+    await server.start();
     const view = await getRollout(fleet, rollout.id);
     assert.ok(['running'].includes(view.state), `after restart: ${view.state}`);
     const done = await waitForRollout(
