@@ -8,30 +8,21 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEMO_TRAINING } from '../demo/demo-baseline';
+import type { DemoOptions } from '../demo/demo-run';
 import { countFlag, durationFlag, numberFlag } from '../ui/cli-values';
 import { finalLine, runTraining } from './train.command';
 
-interface DemoFlags {
-  dataDir: string;
+/** The flags: the demo's options under their flag names, and the --train-only ones. */
+type DemoFlags = Omit<DemoOptions, 'soakMs' | 'skipJob' | 'onlineTimeoutMs' | 'pollMs'> & {
   trainOnly?: boolean;
-  trainLimit: number;
-  testLimit: number;
-  epochs: number;
-  jobTrainLimit: number;
-  jobTestLimit: number;
-  aapRounds: number;
-  aapSteps: number;
-  sqakdSteps: number;
-  sqakdBits: string;
-  targetShare: number;
-  maxDrop: number;
   soak: number;
   skipJob?: boolean;
   onlineTimeout: number;
   workers: number;
   out?: string;
   summary?: string;
-}
+};
 
 export function register(program: Command): void {
   program
@@ -90,24 +81,10 @@ export function register(program: Command): void {
     .action(async (o: DemoFlags) => {
       if (o.trainOnly) {
         const { result, dataset } = await runTraining({
-          model: 'small-cnn',
-          dataset: 'mnist',
+          ...DEMO_TRAINING,
           epochs: o.epochs,
           batchSize: 64,
-          optimizer: 'sgd',
-          lr: 0.05,
-          momentum: 0.9,
-          nesterov: true,
-          schedule: 'cosine',
-          gamma: 0.1,
-          warmupEpochs: 0,
-          weightDecay: 5e-4,
-          labelSmoothing: 0,
-          padCrop: 0,
-          flip: false,
-          seed: 0,
           workers: o.workers,
-          resume: false,
           ...(o.out ? { out: o.out } : {}),
         });
         process.stdout.write(finalLine(result, dataset.name, o.out) + '\n');

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTraining } from '../commands/train.command';
+import { runTraining, type TrainCliOptions } from '../commands/train.command';
 
 export interface BaselineOptions {
   dir: string;
@@ -21,6 +21,25 @@ export interface Baseline {
   testAccuracy: number | null;
   trained: boolean;
 }
+
+/** How the demo trains the small CNN on MNIST, for the baseline and for `edgec demo --train-only`. */
+export const DEMO_TRAINING = {
+  model: 'small-cnn',
+  dataset: 'mnist',
+  optimizer: 'sgd',
+  lr: 0.05,
+  momentum: 0.9,
+  nesterov: true,
+  schedule: 'cosine',
+  gamma: 0.1,
+  warmupEpochs: 0,
+  weightDecay: 5e-4,
+  labelSmoothing: 0,
+  padCrop: 0,
+  flip: false,
+  seed: 0,
+  resume: false,
+} as const satisfies Partial<TrainCliOptions>;
 
 /** Model files are tied to the budget they were trained with, so a bigger budget retrains. */
 const fileStem = (o: BaselineOptions) => `baseline-small-cnn-mnist-${o.limitTrain}x${o.epochs}`;
@@ -44,26 +63,12 @@ export async function trainOrLoadBaseline(o: BaselineOptions): Promise<Baseline>
   }
   o.log(`baseline: training the small CNN on ${o.limitTrain} MNIST digits for ${o.epochs} epochs`);
   const { result } = await runTraining({
-    model: 'small-cnn',
-    dataset: 'mnist',
+    ...DEMO_TRAINING,
     epochs: o.epochs,
     batchSize: 32,
-    optimizer: 'sgd',
-    lr: 0.05,
-    momentum: 0.9,
-    nesterov: true,
-    schedule: 'cosine',
-    gamma: 0.1,
-    warmupEpochs: 0,
-    weightDecay: 5e-4,
-    labelSmoothing: 0,
-    padCrop: 0,
-    flip: false,
-    seed: 0,
     workers: 1,
     limitTrain: o.limitTrain,
     limitTest: o.limitTest,
-    resume: false,
     out: ecmPath,
   });
   const engine = await import('@edgecompress/engine');
