@@ -17,9 +17,7 @@ describe('job with measured latency, then a rollout of its result', () => {
       { id: 'loop-b', groups: ['edge'], run: true },
     ]);
   });
-  after(async () => {
-    await fleet?.close();
-  });
+  after(() => fleet?.close());
 
   it('meets a parameter target with measured latencies and rolls the winner out to the group', async () => {
     const { fx } = fleet;

@@ -19,9 +19,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
       { id: 'job-b', groups: ['lab'], run: true },
     ]);
   });
-  after(async () => {
-    await fleet?.close();
-  });
+  after(() => fleet?.close());
 
   it('measures every candidate on a device of the group and quantizes the AAP result with SQAKD', async () => {
     const { fx } = fleet;

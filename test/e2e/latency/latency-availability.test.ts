@@ -6,9 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
 import {
-  LatencyService,
+  type LatencyService,
   LatencyUnavailableError,
 } from '../../../apps/control-plane/src/latency/latency.service';
 import {
@@ -22,18 +21,13 @@ import {
 describe('measured latency without devices online (real agent, embedded broker)', () => {
   let fleet: LatencyFleet;
   let latency: LatencyService;
-  let commands: CommandsService;
-  const benchmarks = (deviceId: string) =>
-    commands.list({ limit: 1000, deviceId }).filter((c) => c.type === 'benchmark');
+  const benchmarks = (deviceId: string) => fleet.benchmarks(deviceId);
 
   before(async () => {
     fleet = await startLatencyFleet([{ id: 'lat-dark', groups: ['dark'], run: false }]);
-    latency = fleet.fx.cp.app.get(LatencyService);
-    commands = fleet.fx.cp.app.get(CommandsService);
+    latency = fleet.latency;
   });
-  after(async () => {
-    await fleet?.close();
-  });
+  after(() => fleet?.close());
 
   it('with no device online: falls back to the prediction, or fails, as asked', async () => {
     const onnx = candidate(5);

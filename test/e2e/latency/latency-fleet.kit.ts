@@ -7,12 +7,21 @@ import { join } from 'node:path';
 import { buildSmallCnn, exportOnnx } from '@edgecompress/engine';
 import { spawnAgent, waitUntil, type AgentProcess } from '../agent/agent-test-kit';
 import { startFixture, type ControlPlaneFixture } from '../control-plane/control-plane.fixture';
+import {
+  CommandsService,
+  type CommandView,
+} from '../../../apps/control-plane/src/commands/commands.service';
 import { DevicesService } from '../../../apps/control-plane/src/devices/devices.service';
+import { LatencyService } from '../../../apps/control-plane/src/latency/latency.service';
 
 export interface LatencyFleet {
   fx: ControlPlaneFixture;
   agents: Map<string, AgentProcess>;
   devices: DevicesService;
+  latency: LatencyService;
+  commands: CommandsService;
+  /** The benchmark commands queued so far, of one device or of all. */
+  benchmarks(deviceId?: string): CommandView[];
   /** Starts an agent for a provisioned device and waits until the control plane sees it online. */
   startAgent(deviceId: string): Promise<AgentProcess>;
   close(): Promise<void>;
@@ -53,10 +62,17 @@ export async function startLatencyFleet(
     return agent;
   };
   await Promise.all(devices.filter((d) => d.run).map((d) => startAgent(d.id)));
+  const commands = fx.cp.app.get(CommandsService);
   return {
     fx,
     agents,
     devices: registry,
+    latency: fx.cp.app.get(LatencyService),
+    commands,
+    benchmarks: (deviceId) =>
+      commands
+        .list({ limit: 10_000, ...(deviceId ? { deviceId } : {}) })
+        .filter((c) => c.type === 'benchmark'),
     startAgent,
     close: async () => {
       await Promise.all([...agents.values()].map((a) => a.stop()));

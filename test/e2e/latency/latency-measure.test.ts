@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
+import type { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
 import {
-  LatencyService,
+  type LatencyService,
   LatencyUnavailableError,
 } from '../../../apps/control-plane/src/latency/latency.service';
 import { waitUntil } from '../agent/agent-test-kit';
@@ -25,10 +25,7 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
   let fleet: LatencyFleet;
   let latency: LatencyService;
   let commands: CommandsService;
-  const benchmarks = (deviceId?: string) =>
-    commands
-      .list({ limit: 10_000, ...(deviceId ? { deviceId } : {}) })
-      .filter((c) => c.type === 'benchmark');
+  const benchmarks = (deviceId?: string) => fleet.benchmarks(deviceId);
 
   before(async () => {
     fleet = await startLatencyFleet([
@@ -36,12 +33,9 @@ describe('measured latency on the fleet (real agents, embedded broker)', () => {
       { id: 'lat-b', groups: ['lab'], run: true },
       { id: 'lat-c', groups: ['lab'], run: true },
     ]);
-    latency = fleet.fx.cp.app.get(LatencyService);
-    commands = fleet.fx.cp.app.get(CommandsService);
+    ({ latency, commands } = fleet);
   });
-  after(async () => {
-    await fleet?.close();
-  });
+  after(() => fleet?.close());
 
   it('measures on k=2 devices of a group: median of their p50s, spread, stored measurements', async () => {
     const onnx = candidate(4);
