@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startLatencyFleet, type LatencyFleet } from '../latency/latency-fleet.kit';
-import { finished, jobRequest, postJob, uploadBaseModel, waitForJob } from './jobs.kit';
+import {
+  finished,
+  jobRequest,
+  measuredObjective,
+  postJob,
+  uploadBaseModel,
+  waitForJob,
+} from './jobs.kit';
 
 describe('job with measured latency, then a rollout of its result', () => {
   let fleet: LatencyFleet;
@@ -27,16 +34,7 @@ describe('job with measured latency, then a rollout of its result', () => {
       jobRequest(base.variantId, {
         name: 'loop',
         options: { aap: { maxRounds: 4, steps: 4, batchSize: 32, validationCount: 60 } },
-        objective: {
-          metric: 'params',
-          target: 0.2,
-          maxAccuracyDrop: 100,
-          device: { group: 'edge' },
-          latencySource: 'measured',
-          fallback: 'fail',
-          k: 2,
-          waitForDevicesMs: 10_000,
-        },
+        objective: measuredObjective('edge', { target: 0.2, maxAccuracyDrop: 100, k: 2 }),
       }),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));

@@ -5,10 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CommandsService } from '../../../apps/control-plane/src/commands/commands.service';
 import { startLatencyFleet, type LatencyFleet } from '../latency/latency-fleet.kit';
 import { downloadArtifact } from '../control-plane/control-plane.fixture';
-import { finished, jobRequest, postJob, uploadBaseModel, waitForJob } from './jobs.kit';
+import {
+  finished,
+  jobRequest,
+  measuredObjective,
+  postJob,
+  uploadBaseModel,
+  waitForJob,
+} from './jobs.kit';
 
 describe('compression job with measured latency (real agents, embedded broker)', () => {
   let fleet: LatencyFleet;
@@ -34,16 +40,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
           aap: { maxRounds: 2, steps: 4, batchSize: 32, validationCount: 60 },
           sqakd: { bits: 'w8a8', epochs: 1, stepsPerEpoch: 3, batchSize: 32 },
         },
-        objective: {
-          metric: 'params',
-          target: 0.3,
-          maxAccuracyDrop: 50,
-          device: { group: 'lab' },
-          latencySource: 'measured',
-          fallback: 'fail',
-          k: 1,
-          waitForDevicesMs: 10_000,
-        },
+        objective: measuredObjective('lab', { target: 0.3, maxAccuracyDrop: 50 }),
       }),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -98,10 +95,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
     );
 
     // Every distinct candidate was benchmarked by an agent of the group, none twice on one device.
-    const benchmarks = fx.cp.app
-      .get(CommandsService)
-      .list({ limit: 10_000 })
-      .filter((c) => c.type === 'benchmark');
+    const benchmarks = fleet.benchmarks();
     assert.ok(benchmarks.length >= 2, `benchmarks sent: ${benchmarks.length}`);
     assert.ok(benchmarks.every((c) => ['job-a', 'job-b'].includes(c.deviceId)));
     assert.ok(
@@ -117,24 +111,14 @@ describe('compression job with measured latency (real agents, embedded broker)',
 
   it('keeps measuring on another device of the group when the measuring agent is killed mid-job', async () => {
     const { fx } = fleet;
-    const commands = fx.cp.app.get(CommandsService);
-    const before = new Set(commands.list({ limit: 10_000 }).map((c) => c.id));
+    const before = new Set(fleet.commands.list({ limit: 10_000 }).map((c) => c.id));
     const base = await uploadBaseModel(fx, [8, 8, 1], 3);
     const created = await postJob(
       fx,
       jobRequest(base.variantId, {
         name: 'agent lost',
         options: { aap: { maxRounds: 3, steps: 30, batchSize: 32, validationCount: 60 } },
-        objective: {
-          metric: 'params',
-          target: 0.9,
-          maxAccuracyDrop: 100,
-          device: { group: 'lab' },
-          latencySource: 'measured',
-          fallback: 'fail',
-          k: 1,
-          waitForDevicesMs: 10_000,
-        },
+        objective: measuredObjective('lab', { target: 0.9, maxAccuracyDrop: 100 }),
       }),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -147,9 +131,9 @@ describe('compression job with measured latency (real agents, embedded broker)',
       'baseline measured',
     );
     assert.equal(started.rounds[0]!.latencySource, 'measured');
-    const measuredBy = commands
-      .list({ limit: 10_000 })
-      .filter((c) => c.type === 'benchmark' && !before.has(c.id))
+    const measuredBy = fleet
+      .benchmarks()
+      .filter((c) => !before.has(c.id))
       .map((c) => c.deviceId);
     assert.deepEqual(measuredBy, ['job-a'], 'the first device of the group measured the baseline');
     await fleet.agents.get('job-a')!.kill9();
@@ -159,9 +143,7 @@ describe('compression job with measured latency (real agents, embedded broker)',
     const later = job.rounds.filter((r) => r.round > 0 && r.verdict !== 'final');
     assert.ok(later.length >= 1);
     for (const r of later) assert.equal(r.latencySource, 'measured', `round ${r.round}`);
-    const afterKill = commands
-      .list({ limit: 10_000 })
-      .filter((c) => c.type === 'benchmark' && !before.has(c.id) && c.deviceId === 'job-b');
+    const afterKill = fleet.benchmarks('job-b').filter((c) => !before.has(c.id));
     assert.ok(afterKill.length >= later.length, `job-b measured ${afterKill.length} candidates`);
   });
 });

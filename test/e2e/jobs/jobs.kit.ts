@@ -69,6 +69,22 @@ export function jobRequest(variantId: string, extra: Record<string, unknown> = {
   };
 }
 
+/**
+ * A parameter objective whose latencies the agents of `group` measure: the first online device
+ * (k=1 unless said), failing the job when none comes online within 10 s.
+ */
+export function measuredObjective(group: string, extra: Record<string, unknown>) {
+  return {
+    metric: 'params',
+    device: { group },
+    latencySource: 'measured',
+    fallback: 'fail',
+    k: 1,
+    waitForDevicesMs: 10_000,
+    ...extra,
+  };
+}
+
 export async function getJob(fx: ControlPlaneFixture, id: string): Promise<JobView> {
   const res = await fx.api().get(`/api/v1/jobs/${id}`).set(fx.auth);
   if (res.status !== 200) throw new Error(`GET job: ${res.status} ${JSON.stringify(res.body)}`);
