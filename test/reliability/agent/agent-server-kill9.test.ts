@@ -7,11 +7,9 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import request from 'supertest';
-import { getFreePort, makeTempDir } from '@edgecompress/testing';
+import { makeTempDir, ServerProcessHarness } from '@edgecompress/testing';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
 import { waitUntil } from '../../e2e/agent/agent-test-kit';
 import {
@@ -24,35 +22,15 @@ import {
 } from '../../e2e/rollouts/rollout-fleet.kit';
 import { createApiToken } from '../../../apps/control-plane/src/main';
 
-const ROOT = join(__dirname, '..', '..', '..');
 const DEVICE = 'k9-deploy-a';
-
-function startServer(dataDir: string, httpPort: number, mqttPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/edgec.js'),
-      'server',
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(httpPort),
-      '--mqtt-port',
-      String(mqttPort),
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT },
-  );
-}
 
 describe('control plane kill -9 while an agent deploys (real server process, real agent)', () => {
   const dir = makeTempDir('edgec-k9-deploy-');
-  const servers: ChildProcess[] = [];
+  let server: ServerProcessHarness | undefined;
   let fleet: Fleet | undefined;
   after(async () => {
     await fleet?.stopAgents();
-    for (const s of servers) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+    server?.killAll();
     dir.cleanup();
   });
 
@@ -60,26 +38,10 @@ describe('control plane kill -9 while an agent deploys (real server process, rea
     const dataDir = join(dir.path, 'cp');
     const { token } = createApiToken(dataDir, 'k9-deploy');
     const auth = { Authorization: `Bearer ${token}` };
-    const [httpPort, mqttPort] = [await getFreePort(), await getFreePort()];
-    const httpUrl = `http://127.0.0.1:${httpPort}`;
-    const ready = () =>
-      waitUntil(
-        () =>
-          request(httpUrl)
-            .get('/readyz')
-            .then(
-              (r) => r.status === 200,
-              () => false,
-            ),
-        30_000,
-        'server ready',
-      );
-    servers.push(startServer(dataDir, httpPort, mqttPort));
-    await ready();
-    fleet = await provisionFleet(
-      { httpUrl, mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, auth, dir: dir.path },
-      [{ id: DEVICE }],
-    );
+    server = await ServerProcessHarness.create(dataDir);
+    const { httpUrl, mqttUrl } = server;
+    await server.start();
+    fleet = await provisionFleet({ httpUrl, mqttUrl, auth, dir: dir.path }, [{ id: DEVICE }]);
     // About 17 MB, so the transfer is still running when the server dies.
     const v1 = await uploadModel(fleet, 'big', mlpModel({ hidden: 64_000, seed: 5 }));
     const rollout = await createRollout(fleet, {
@@ -93,11 +55,8 @@ describe('control plane kill -9 while an agent deploys (real server process, rea
       30_000,
       'deploy sent',
     );
-    servers[0]!.kill('SIGKILL');
-    await new Promise((r) => servers[0]!.once('exit', r));
-
-    servers.push(startServer(dataDir, httpPort, mqttPort));
-    await ready();
+    await server.kill9();
+    await server.start();
     const agent = fleet.agents.get(DEVICE)!;
     const done = await waitForRollout(
       fleet,
