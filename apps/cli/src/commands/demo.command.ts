@@ -51,7 +51,7 @@ export function register(program: Command): void {
     .option('--sqakd-bits <wXaY>', 'job: SQAKD bit widths', 'w8a8')
     .option(
       '--target-share <x>',
-      "job: latency target as a share of the baseline's measured p50",
+      "job: latency target as a share of the baseline's fastest measured p50 in the job's group",
       numberFlag('--target-share'),
       0.8,
     )
