@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer full|manifest]
+ * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer http|full|manifest]
  *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]
  *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]`
  *
@@ -40,6 +40,7 @@ import { commandTimings, type CommandTiming } from './fleet/command-timings';
 import { provisionInBulk, type BulkDevice } from './fleet/bulk-provisioning';
 import { ControlPlaneApi as Api, HttpError } from './fleet/control-plane.api';
 import type { SwarmDevice } from './fleet/swarm-messages';
+import type { TransferMode } from './fleet/simulated-agent';
 import {
   scrapeTransactions,
   transactionsBetween,
@@ -63,7 +64,7 @@ interface Phase extends PhaseUsage {
 interface RunResult {
   devices: number;
   mode: 'rollout' | 'fanout';
-  transfer: 'full' | 'manifest';
+  transfer: TransferMode;
   artifactBytes: number;
   /** Over REST for the first `restDevices`, in one transaction before start for the rest. */
   provisioning: {
@@ -104,6 +105,9 @@ interface RunResult {
       fetches: number;
       manifests: number;
       chunkMiB: number;
+      httpDownloads: number;
+      httpMiB: number;
+      httpFallbacks: number;
       duplicates: number;
       errors: number;
       rssMiB: number;
@@ -318,7 +322,7 @@ async function run(
   devices: number,
   options: {
     processes: number;
-    transfer: 'full' | 'manifest';
+    transfer: TransferMode;
     variant: Buffer;
     soakMs: number;
     mode: 'auto' | 'rollout' | 'fanout';
@@ -407,6 +411,7 @@ async function run(
     const { publicKeyPem } = await api.call<{ publicKeyPem: string }>('GET', '/api/v1/signing-key');
     const started = await swarm.start(creds, {
       brokerUrl: `mqtt://127.0.0.1:${mqttPort}`,
+      controlPlaneUrl: api.base,
       publicKeyPem,
       transfer: options.transfer,
     });
@@ -512,6 +517,9 @@ async function run(
           fetches: stats.counters.fetches,
           manifests: stats.counters.manifests,
           chunkMiB: mib(stats.counters.chunkBytes),
+          httpDownloads: stats.counters.httpDownloads,
+          httpMiB: mib(stats.counters.httpBytes),
+          httpFallbacks: stats.counters.httpFallbacks,
           duplicates: stats.counters.duplicates,
           errors: stats.counters.errors,
           rssMiB: mib(stats.rssBytes),
@@ -578,6 +586,10 @@ function printRuns(results: RunResult[]): void {
         `  ${c.kind.padEnd(10)} ${String(c.commands).padStart(6)} commands, ${String(c.unsent).padStart(5)} never sent: ${fmt(c.queuedToSentMs)}, ${fmt(c.sentToAckedMs)}, ${fmt(c.ackedToDoneMs)}`,
       );
     }
+    const sw = r.rollout.swarm;
+    console.log(
+      `  devices: ${sw.fetches} fetches, ${sw.httpDownloads} over HTTP (${sw.httpMiB} MiB, ${sw.httpFallbacks} fell back to MQTT), ${sw.chunkMiB} MiB of MQTT chunks, ${sw.errors} errors`,
+    );
   }
   for (const r of results) {
     const job = r.aapJob;
@@ -611,7 +623,7 @@ async function main(): Promise<void> {
     options: {
       agents: { type: 'string', default: '1000' },
       processes: { type: 'string', default: '4' },
-      transfer: { type: 'string', default: 'full' },
+      transfer: { type: 'string', default: 'http' },
       mb: { type: 'string', default: '1' },
       'soak-ms': { type: 'string', default: '0' },
       mode: { type: 'string', default: 'auto' },
@@ -623,8 +635,8 @@ async function main(): Promise<void> {
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1))
     throw new Error('--agents: e.g. 1000,10000');
-  if (values.transfer !== 'full' && values.transfer !== 'manifest')
-    throw new Error('--transfer is full or manifest');
+  if (!['http', 'full', 'manifest'].includes(values.transfer))
+    throw new Error('--transfer is http, full or manifest');
   if (!['auto', 'rollout', 'fanout'].includes(values.mode))
     throw new Error('--mode is auto, rollout or fanout');
   const variant = variantOfSize(Number(values.mb));
@@ -635,7 +647,7 @@ async function main(): Promise<void> {
     results.push(
       await run(devices, {
         processes: Number(values.processes),
-        transfer: values.transfer,
+        transfer: values.transfer as TransferMode,
         variant,
         soakMs: Number(values['soak-ms']),
         mode: values.mode as 'auto' | 'rollout' | 'fanout',

@@ -1,7 +1,7 @@
 /** The benchmark's side of the agent-swarm processes: fork, start, sum their stats, stop. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { emptyCounters, type SwarmCounters } from './simulated-agent';
+import { emptyCounters, type SwarmCounters, type TransferMode } from './simulated-agent';
 import type { SwarmDevice, SwarmReply, SwarmRequest } from './swarm-messages';
 
 export interface SwarmStats {
@@ -40,7 +40,12 @@ export class AgentSwarm {
   /** Splits the devices over the processes and connects them all. */
   async start(
     devices: SwarmDevice[],
-    settings: { brokerUrl: string; publicKeyPem: string; transfer: 'full' | 'manifest' },
+    settings: {
+      brokerUrl: string;
+      controlPlaneUrl: string;
+      publicKeyPem: string;
+      transfer: TransferMode;
+    },
     concurrencyPerProcess = 50,
   ): Promise<SwarmStartResult & { slowestProcessMs: number }> {
     const slices: SwarmDevice[][] = this.children.map(() => []);

@@ -6,7 +6,7 @@
 import { createPublicKey } from 'node:crypto';
 import { defaultProfilesDir, loadDeviceProfiles } from '@edgecompress/profiles';
 import { FleetModelCache } from './fleet-model.cache';
-import { emptyCounters, SimulatedAgent, type TransferMode } from './simulated-agent';
+import { emptyCounters, SimulatedAgent } from './simulated-agent';
 import type { SwarmReply, SwarmRequest } from './swarm-messages';
 
 const counters = emptyCounters();
@@ -36,7 +36,8 @@ async function start(request: Extract<SwarmRequest, { type: 'start' }>): Promise
         password: device.password,
         profileId: device.profileId,
         trustedKey,
-        transfer: request.transfer as TransferMode,
+        transfer: request.transfer,
+        controlPlaneUrl: request.controlPlaneUrl,
         models,
         counters,
       });

@@ -4,10 +4,14 @@
  * persistent session, QoS 1 commands answered with ack → progress → result events, each
  * validated by the protocol's encoder) but runs no model. What it does instead of the agent:
  *
- * - fetch: subscribes to the artifact's retained manifest and checks its ed25519 signature;
- *   in `full` transfer mode it also subscribes to every chunk and checks each chunk's sha256
- *   against the signed manifest, then drops the bytes (nothing is written to disk). In
- *   `manifest` mode the chunks are not fetched: only the signed manifest travels.
+ * - fetch: subscribes to the artifact's retained manifest and checks its ed25519 signature.
+ *   In `http` transfer mode (what the agent does for an artifact at or above its HTTP
+ *   threshold) the body comes from `GET /api/v1/variants/:id/artifact` with the device's own
+ *   Basic credentials, each chunk's sha256 and the file's checked (http-artifact.download.ts);
+ *   a failed download falls back to the MQTT chunks, as in the agent. In `full` mode it
+ *   subscribes to every chunk and checks each chunk's sha256 against the signed manifest. Either
+ *   way the bytes are dropped (nothing is written to disk). In `manifest` mode the chunks are
+ *   not fetched: only the signed manifest travels.
  * - load / self-test / benchmark: no inference. The latency it reports is the roofline
  *   prediction (libs/profiles) for its device profile, scaled by a fixed per-device factor,
  *   and the benchmark waits as long as the timed runs would have taken.
@@ -29,8 +33,9 @@ import {
   type ProgressStep,
 } from '@edgecompress/protocol';
 import type { FleetModelCache } from './fleet-model.cache';
+import { downloadArtifact } from './http-artifact.download';
 
-export type TransferMode = 'full' | 'manifest';
+export type TransferMode = 'http' | 'full' | 'manifest';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type EventBody = DistributiveOmit<
@@ -45,6 +50,8 @@ export interface SimulatedAgentOptions {
   profileId: string;
   trustedKey: KeyObject;
   transfer: TransferMode;
+  /** Base URL of the control plane's HTTP API (`http` transfer). */
+  controlPlaneUrl?: string;
   models: FleetModelCache;
   counters: SwarmCounters;
   now?: () => number;
@@ -58,6 +65,10 @@ export interface SwarmCounters {
   reports: number;
   fetches: number;
   chunkBytes: number;
+  httpDownloads: number;
+  httpBytes: number;
+  /** HTTP downloads that failed and fell back to the MQTT chunks. */
+  httpFallbacks: number;
   manifests: number;
   errors: number;
   commandsByType: Record<string, number>;
@@ -71,6 +82,9 @@ export function emptyCounters(): SwarmCounters {
     reports: 0,
     fetches: 0,
     chunkBytes: 0,
+    httpDownloads: 0,
+    httpBytes: 0,
+    httpFallbacks: 0,
     manifests: 0,
     errors: 0,
     commandsByType: {},
@@ -79,6 +93,8 @@ export function emptyCounters(): SwarmCounters {
 
 interface Fetch {
   sha256: string;
+  /** Names the HTTP download; without it the chunks come over MQTT. */
+  variantId?: string;
   manifest?: ManifestMessage;
   missing: Set<number>;
   fetched: number;
@@ -273,7 +289,7 @@ export class SimulatedAgent {
   ): Promise<EventBody> {
     switch (cmd.type) {
       case 'deploy': {
-        const fetched = await this.fetchWithProgress(cmd.artifact.sha256, progress);
+        const fetched = await this.fetchWithProgress(cmd.artifact, progress);
         progress('load', 0);
         progress('load', 1);
         return {
@@ -286,7 +302,7 @@ export class SimulatedAgent {
       }
       case 'activate': {
         const sha256 = cmd.artifact.sha256;
-        await this.fetchWithProgress(sha256, progress);
+        await this.fetchWithProgress(cmd.artifact, progress);
         progress('self-test', 0);
         progress('self-test', 1);
         progress('activate', 0);
@@ -322,8 +338,8 @@ export class SimulatedAgent {
       }
       case 'benchmark': {
         const sha256 = cmd.artifact.sha256;
-        await this.fetchWithProgress(sha256, progress);
-        if (cmd.accuracySample) await this.fetch(cmd.accuracySample.sha256, () => undefined);
+        await this.fetchWithProgress(cmd.artifact, progress);
+        if (cmd.accuracySample) await this.fetch(cmd.accuracySample.sha256, undefined);
         progress('load', 0);
         const threads = cmd.threads.intraOp;
         const baseMs = await this.options.models.predictMs(sha256, this.options.profileId, threads);
@@ -374,21 +390,21 @@ export class SimulatedAgent {
   }
 
   private async fetchWithProgress(
-    sha256: string,
+    artifact: { sha256: string; variantId?: string },
     progress: (step: ProgressStep, fraction: number) => void,
   ): Promise<{ bytes: number; chunks: number }> {
     progress('fetch', 0);
-    const fetched = await this.fetch(sha256, () => undefined);
+    const fetched = await this.fetch(artifact.sha256, artifact.variantId);
     progress('fetch', 1);
     progress('verify', 0);
     progress('verify', 1);
     return fetched;
   }
 
-  /** Brings an artifact "in": signed manifest always, chunks in full mode (see the header). */
+  /** Brings an artifact "in": signed manifest always, body by HTTP or chunks (see the header). */
   private fetch(
     sha256: string,
-    onProgress: (fraction: number) => void,
+    variantId: string | undefined,
   ): Promise<{ bytes: number; chunks: number }> {
     if (this.held.has(sha256)) return Promise.resolve({ bytes: 0, chunks: 0 });
     const existing = this.fetches.get(sha256);
@@ -407,11 +423,12 @@ export class SimulatedAgent {
       }
       const fetch: Fetch = {
         sha256,
+        ...(variantId ? { variantId } : {}),
         missing: new Set(),
         fetched: 0,
         keep: null,
         filters: [topics.artifactManifest(sha256)],
-        onProgress,
+        onProgress: () => undefined,
         resolve,
         reject,
       };
@@ -423,7 +440,7 @@ export class SimulatedAgent {
     return started.then(() => {
       const size = this.options.models.manifestOf(sha256)?.size ?? 0;
       const chunks = this.options.models.manifestOf(sha256)?.chunkCount ?? 0;
-      return { bytes: size, chunks: this.options.transfer === 'full' ? chunks : 0 };
+      return { bytes: size, chunks: this.options.transfer === 'manifest' ? 0 : chunks };
     });
   }
 
@@ -451,6 +468,47 @@ export class SimulatedAgent {
     }
     fetch.keep = keeper ? new Map() : null;
     fetch.missing = new Set(Array.from({ length: manifest.chunkCount }, (_, i) => i));
+    const base = this.options.controlPlaneUrl;
+    if (this.options.transfer === 'http' && base && fetch.variantId) {
+      void this.download(fetch, manifest, base, fetch.variantId);
+      return;
+    }
+    this.subscribeChunks(fetch, sha256);
+  }
+
+  /** The body over HTTP; on any failure the chunks over MQTT, as the agent falls back. */
+  private async download(
+    fetch: Fetch,
+    manifest: ManifestMessage,
+    base: string,
+    variantId: string,
+  ): Promise<void> {
+    const counters = this.options.counters;
+    try {
+      const result = await downloadArtifact({
+        base,
+        variantId,
+        deviceId: this.options.deviceId,
+        password: this.options.password,
+        manifest,
+        keep: fetch.keep !== null,
+        onProgress: (fraction) => fetch.onProgress(fraction),
+      });
+      if (this.fetches.get(fetch.sha256) !== fetch) return;
+      counters.httpDownloads++;
+      counters.httpBytes += result.bytes;
+      fetch.fetched = result.chunks;
+      fetch.missing.clear();
+      if (result.kept) this.options.models.provideBytes(fetch.sha256, result.kept);
+      this.finishFetch(fetch);
+    } catch {
+      if (this.stopped || this.fetches.get(fetch.sha256) !== fetch) return;
+      counters.httpFallbacks++;
+      this.subscribeChunks(fetch, fetch.sha256);
+    }
+  }
+
+  private subscribeChunks(fetch: Fetch, sha256: string): void {
     const chunkFilter = `${topics.artifactManifest(sha256).slice(0, -'manifest'.length)}chunk/+`;
     fetch.filters.push(chunkFilter);
     this.client!.subscribe(chunkFilter, { qos: 1 }, (err) => {

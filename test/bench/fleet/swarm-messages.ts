@@ -1,5 +1,5 @@
 /** IPC messages between the fleet benchmark and its agent-swarm child processes. */
-import type { SwarmCounters } from './simulated-agent';
+import type { SwarmCounters, TransferMode } from './simulated-agent';
 
 export interface SwarmDevice {
   id: string;
@@ -12,7 +12,9 @@ export type SwarmRequest =
       type: 'start';
       brokerUrl: string;
       publicKeyPem: string;
-      transfer: 'full' | 'manifest';
+      transfer: TransferMode;
+      /** The control plane's HTTP API, for `http` transfer. */
+      controlPlaneUrl: string;
       devices: SwarmDevice[];
       concurrency: number;
     }

@@ -1,0 +1,89 @@
+/**
+ * What a simulated device does for an artifact at or above the agent's HTTP threshold: the body
+ * of `GET {base}/api/v1/variants/{variantId}/artifact`, fetched with the device's own Basic
+ * credentials, is cut into the signed manifest's chunks as it streams in; every chunk's sha256
+ * and the whole file's are checked against the manifest, and the bytes are dropped (a keeper
+ * gets them back for the process's predictor). Throws on any answer but 200, a short or long
+ * body, or a mismatch, so the caller can fall back to the MQTT chunks like the agent does.
+ */
+import { createHash } from 'node:crypto';
+import { verifyChunk, type ManifestMessage } from '@edgecompress/protocol';
+
+export interface HttpArtifactRequest {
+  base: string;
+  variantId: string;
+  deviceId: string;
+  password: string;
+  manifest: ManifestMessage;
+  /** Keeps the verified bytes (one device per process keeps them, to parse the model). */
+  keep: boolean;
+  /** Called after each verified chunk with the fraction done. */
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface HttpArtifactResult {
+  bytes: number;
+  chunks: number;
+  kept: Buffer | null;
+}
+
+export function basicAuthorization(deviceId: string, password: string): string {
+  return `Basic ${Buffer.from(`${deviceId}:${password}`, 'utf8').toString('base64')}`;
+}
+
+export async function downloadArtifact(request: HttpArtifactRequest): Promise<HttpArtifactResult> {
+  const { manifest } = request;
+  const url = `${request.base}/api/v1/variants/${encodeURIComponent(request.variantId)}/artifact`;
+  const res = await fetch(url, {
+    headers: {
+      accept: 'application/octet-stream',
+      authorization: basicAuthorization(request.deviceId, request.password),
+    },
+    ...(request.signal ? { signal: request.signal } : {}),
+  });
+  if (res.status !== 200 || !res.body) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new Error(`${url} answered ${res.status}`);
+  }
+  const whole = createHash('sha256');
+  const kept: Buffer[] | null = request.keep ? [] : null;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let index = 0;
+  let received = 0;
+  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+    received += piece.byteLength;
+    if (received > manifest.size) {
+      await res.body.cancel().catch(() => undefined);
+      throw new Error(`the body is longer than the manifest's ${manifest.size} bytes`);
+    }
+    whole.update(piece);
+    pending.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+    pendingBytes += piece.byteLength;
+    while (index < manifest.chunkCount) {
+      const length = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
+      if (pendingBytes < length) break;
+      const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const chunk = joined.subarray(0, length);
+      const check = verifyChunk(manifest, index, chunk);
+      if (!check.ok) throw new Error(`chunk ${index}: ${check.message}`);
+      kept?.push(Buffer.from(chunk));
+      index++;
+      request.onProgress?.(index / manifest.chunkCount);
+      const rest = joined.subarray(length);
+      pending = rest.byteLength > 0 ? [rest] : [];
+      pendingBytes = rest.byteLength;
+    }
+  }
+  if (index !== manifest.chunkCount)
+    throw new Error(`the body ended after ${index} of ${manifest.chunkCount} chunks`);
+  const digest = whole.digest('hex');
+  if (digest !== manifest.sha256)
+    throw new Error(`file sha256 ${digest} is not the manifest's ${manifest.sha256}`);
+  return {
+    bytes: received,
+    chunks: index,
+    kept: kept ? Buffer.concat(kept, received) : null,
+  };
+}
