@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countModelCost, loadModel } from '@edgecompress/engine';
 
 const EDGEC = join(__dirname, '../../../../bin/edgec.js');
 
@@ -47,6 +48,41 @@ describe('edgec train / eval (real processes)', () => {
       assert.equal(e.code, 0, e.stderr);
       // eval reproduces the accuracy train reported, to the printed precision.
       assert.match(e.stdout, new RegExp(`test accuracy ${line[1]}% \\(\\d+/64\\)`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--width narrows a VGG: a quarter-width vgg8 has about 1/16 of the parameters', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgec-cli-width-'));
+    try {
+      const full = join(dir, 'full.ecm');
+      const quarter = join(dir, 'quarter.ecm');
+      const common = [
+        'train',
+        '-m',
+        'vgg8',
+        '-d',
+        'synthetic',
+        '-e',
+        '1',
+        '--limit-train',
+        '32',
+        '-b',
+        '16',
+      ];
+      assert.equal(edgec([...common, '-o', full]).code, 0);
+      const q = edgec([...common, '--width', '0.25', '-o', quarter]);
+      assert.equal(q.code, 0, q.stderr);
+      const ratio =
+        countModelCost(loadModel(quarter).graph).params /
+        countModelCost(loadModel(full).graph).params;
+      // Conv kernels scale with width squared; the stem's input and the classifier's output do not.
+      assert.ok(ratio > 0.055 && ratio < 0.075, `params ratio ${ratio}`);
+      const bad = edgec([...common, '-m', 'resnet8', '--width', '0.5']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--width applies to vgg\* and mobilenetv2 only, not to "resnet8"/);
+      assert.match(edgec([...common, '--width', '0']).stderr, /--width must be in \(0, 4\]/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -27,6 +27,8 @@ export interface TrainCliOptions {
   padCrop: number;
   flip?: boolean;
   seed: number;
+  /** Width multiplier of every conv (VGG and MobileNetV2 builders). */
+  width?: number;
   workers: number;
   limitTrain?: number;
   limitTest?: number;
@@ -64,12 +66,21 @@ function resolveModel(
   spec: string,
   dataset: Dataset,
   seed: number,
+  width: number | undefined,
 ): Model {
-  if (existsSync(spec)) return engine.loadModel(spec);
+  if (existsSync(spec)) {
+    if (width !== undefined)
+      throw new Error('--width applies to an architecture, not to a model file');
+    return engine.loadModel(spec);
+  }
+  if (width !== undefined && !/^(vgg\d+|mobilenetv2)$/.test(spec)) {
+    throw new Error(`--width applies to vgg* and mobilenetv2 only, not to "${spec}"`);
+  }
   return engine.buildModel(spec, {
     inputShape: dataset.inputShape,
     numClasses: dataset.numClasses,
     seed,
+    widthMultiplier: width,
   });
 }
 
@@ -89,7 +100,7 @@ export async function runTraining(
     ...(o.dataDir ? { dir: o.dataDir } : {}),
     ...(o.limitTrain || o.limitTest ? { limit } : {}),
   });
-  const model = resolveModel(engine, o.model, dataset, o.seed);
+  const model = resolveModel(engine, o.model, dataset, o.seed, o.width);
   const flip = o.flip ?? dataset.flipInvariant ?? false;
   const stepsPerEpoch = Math.floor(dataset.train.count / o.batchSize);
   process.stderr.write(
@@ -191,6 +202,15 @@ export function register(program: Command): void {
     .option('--flip', 'random horizontal flips (default: only where the dataset allows)')
     .option('--no-flip', 'no horizontal flips')
     .option('--seed <n>', 'seed for init, order and augmentation', int, 0)
+    .option(
+      '--width <multiplier>',
+      'multiply every conv width (vgg*, mobilenetv2)',
+      (v: string) => {
+        const n = num(v);
+        if (n <= 0 || n > 4) throw new Error(`--width must be in (0, 4], got "${v}"`);
+        return n;
+      },
+    )
     .option('-w, --workers <n>', 'data-parallel worker threads (1 = this thread only)', int, 1)
     .option('--limit-train <n>', 'use only the first n training examples', int)
     .option('--limit-test <n>', 'use only the first n test examples', int)
