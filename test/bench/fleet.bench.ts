@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer http|full|manifest]
  *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]
- *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]`
+ *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]
+ *                         [--cpu-prof <dir>]`
  *
  * A fleet of simulated devices (test/bench/fleet/simulated-agent.ts: plain mqtt.js clients,
  * many per process, several processes, each with its own provisioned credentials, speaking the
@@ -329,6 +330,8 @@ async function run(
     restDevices: number;
     maxRolloutS: number;
     withJob: boolean;
+    /** Directory for the control plane's V8 CPU profile (node --cpu-prof), if any. */
+    cpuProfDir: string | undefined;
   },
 ): Promise<RunResult> {
   const dir = makeTempDir('edgec-bench-fleet-');
@@ -351,6 +354,7 @@ async function run(
     const server = spawn(
       process.execPath,
       [
+        ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
         join(ROOT, 'bin/edgec.js'),
         'server',
         '--data-dir',
@@ -630,6 +634,7 @@ async function main(): Promise<void> {
       'rest-devices': { type: 'string', default: '1000' },
       'max-rollout-s': { type: 'string', default: '900' },
       'no-job': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'string' },
     },
   });
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
@@ -654,6 +659,7 @@ async function main(): Promise<void> {
         restDevices: Number(values['rest-devices']),
         maxRolloutS: Number(values['max-rollout-s']),
         withJob: !values['no-job'] && results.length === 0,
+        cpuProfDir: values['cpu-prof'],
       }),
     );
   }

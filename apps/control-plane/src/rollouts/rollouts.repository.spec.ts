@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeTempDir, type TempDir } from '@edgecompress/testing';
+import { SqliteDatabase } from '../database/sqlite.database';
+import { PROGRESS_STEPS_SQL, RolloutsRepository, type RolloutRow } from './rollouts.repository';
+
+const ROLLOUT: RolloutRow = {
+  id: 'r1',
+  variant_id: 'v1',
+  artifact_sha256: 'a'.repeat(64),
+  selector_json: '{}',
+  strategy_json: '{}',
+  abort_rules_json: '{}',
+  device_deadline_ms: 60_000,
+  input_name: null,
+  input_shape_json: '[1,4]',
+  state: 'running',
+  reason: null,
+  created_at: 0,
+  updated_at: 0,
+  finished_at: null,
+};
+
+/** The driver's per-pass reads on a real SQLite file. */
+describe('RolloutsRepository', () => {
+  let dir: TempDir;
+  let database: SqliteDatabase;
+  let repo: RolloutsRepository;
+
+  const event = (device: string, command: string, seq: number, type: string, step?: string) =>
+    database.db
+      .prepare(
+        `INSERT INTO command_events (device_id, command_id, seq, type, payload_json, received_at)
+         VALUES (?, ?, ?, ?, ?, 0)`,
+      )
+      .run(device, command, seq, type, JSON.stringify(step ? { type, step } : { type }));
+
+  before(() => {
+    dir = makeTempDir('edgec-rollouts-repo-');
+    database = new SqliteDatabase(join(dir.path, 'rollouts.db'));
+    repo = new RolloutsRepository(database);
+    database.write('test', () => {
+      repo.insertRollout(ROLLOUT);
+      for (const d of ['d1', 'd2', 'd3', 'd4']) repo.insertTarget('r1', d, 0, 0);
+      repo.updateTarget('r1', 'd1', { phase: 'deploy', command_id: 'c1' }, 0);
+      repo.updateTarget('r1', 'd2', { phase: 'activate', command_id: 'c2' }, 0);
+      repo.updateTarget('r1', 'd3', { phase: 'benchmark', command_id: 'c3' }, 0);
+      repo.updateTarget('r1', 'd4', { phase: 'deploy', command_id: 'c4' }, 0);
+    });
+    event('d1', 'c1', 0, 'ack');
+    event('d1', 'c1', 1, 'progress', 'fetch');
+    event('d1', 'c1', 2, 'progress', 'verify');
+    event('d1', 'c1', 3, 'deployed');
+    event('d2', 'c2', 0, 'ack');
+    event('d2', 'c2', 1, 'progress', 'self-test');
+    // A benchmark's progress is not a rollout step; d4 has only acked so far.
+    event('d3', 'c3', 1, 'progress', 'benchmark');
+    event('d4', 'c4', 0, 'ack');
+    // The same command id from another device is not d1's event.
+    event('other', 'c1', 9, 'progress', 'load');
+  });
+
+  after(() => {
+    database.close();
+    dir.cleanup();
+  });
+
+  it("progressSteps: each in-flight deploy or activate's last progress step, by (device, command)", () => {
+    const steps = repo.progressSteps('r1').sort((a, b) => a.device_id.localeCompare(b.device_id));
+    assert.deepEqual(steps, [
+      { device_id: 'd1', step: 'verify' },
+      { device_id: 'd2', step: 'self-test' },
+    ]);
+  });
+
+  it('progressSteps looks events up through their key, never scanning the events table', () => {
+    const plan = database.db.prepare(`EXPLAIN QUERY PLAN ${PROGRESS_STEPS_SQL}`).all('r1') as {
+      detail: string;
+    }[];
+    const details = plan.map((p) => p.detail);
+    assert.ok(
+      details.some((d) => /^SEARCH e USING .*INDEX .*\(device_id=\? AND command_id=\?\)/.test(d)),
+      details.join('; '),
+    );
+    assert.ok(!details.some((d) => /^SCAN e\b/.test(d)), details.join('; '));
+  });
+});
