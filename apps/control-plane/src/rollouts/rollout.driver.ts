@@ -20,6 +20,7 @@ import type { RolloutStrategy } from './rollout-plan';
 import { rolloutView } from './rollout.view';
 import {
   RolloutsRepository,
+  TERMINAL_STEPS,
   type FinishedCommandRow,
   type RolloutRow,
   type TargetRow,
@@ -41,7 +42,7 @@ const BENCHMARK = { warmup: 10, runs: 100, timeBudgetMs: 20_000 } as const;
 const MIN_STEP_TTL_MS = 10 * 60_000;
 /** A rollback waits this long in the outbox for a device that is offline when the rollout aborts. */
 const ROLLBACK_TTL_MS = 24 * 3600_000;
-const TERMINAL: ReadonlySet<TargetStep> = new Set(['done', 'failed', 'rolled-back', 'skipped']);
+const TERMINAL: ReadonlySet<TargetStep> = new Set(TERMINAL_STEPS);
 
 /**
  * Drives rollouts forward. Every decision is a transaction on the rollout's rows, and every
@@ -190,22 +191,15 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     if (wave.state === 'pending') {
       this.database.write('rollout.wave-start', () => {
         this.rollouts.updateWave(rollout.id, wave.idx, { state: 'running', started_at: now });
-        for (const t of this.waveTargets(rollout.id, wave.idx)) {
-          this.rollouts.updateTarget(
-            rollout.id,
-            t.device_id,
-            { deadline_at: now + rollout.device_deadline_ms },
-            now,
-          );
-        }
+        this.rollouts.setWaveDeadline(rollout.id, wave.idx, now + rollout.device_deadline_ms, now);
       });
       this.logger.info({ rolloutId: rollout.id, wave: wave.label }, 'rollout wave started');
       wave = { ...wave, state: 'running', started_at: now };
     }
     if (wave.state === 'running') {
-      const ready = this.waveTargets(rollout.id, wave.idx).filter(
-        (t) => t.phase === null && !TERMINAL.has(t.step),
-      );
+      // Only the targets with a next step are read: a pass over a wave of thousands that
+      // mostly wait for their devices costs an index scan, not every row.
+      const ready = this.rollouts.readyTargets(rollout.id, wave.idx);
       const probes = new Map<string, ProbeSample | null>();
       for (const t of ready) {
         if (t.step === 'benchmark' && t.previous_sha256 && !probes.has(t.previous_sha256))
@@ -218,7 +212,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
           for (const t of ready) this.nextStep(rollout, t, probes);
         });
       }
-      if (!this.waveTargets(rollout.id, wave.idx).every((t) => TERMINAL.has(t.step))) return false;
+      if (this.rollouts.unfinishedInWave(rollout.id, wave.idx) > 0) return false;
       if (this.abortOnFailureRate(rollout)) return false;
       const soakUntil = this.clock.now() + strategyOf(rollout).soakMs;
       this.database.write('rollout.wave-soak', () =>
@@ -245,7 +239,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   /** A switched device that no longer runs the variant after the soak counts as failed. */
   private checkAfterSoak(rollout: RolloutRow, wave: WaveRow): void {
     const now = this.clock.now();
-    for (const t of this.waveTargets(rollout.id, wave.idx)) {
+    for (const t of this.rollouts.waveTargets(rollout.id, wave.idx)) {
       if (t.step !== 'done' || t.switched !== 1) continue;
       const device = this.deviceOrNull(t.device_id);
       const active = device?.activeVariant?.artifactSha256 ?? null;
@@ -267,10 +261,10 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private abortOnFailureRate(rollout: RolloutRow): boolean {
-    const targets = this.rollouts.targets(rollout.id);
+    const counts = this.rollouts.stepCounts(rollout.id);
     const reason = failureRateViolation(rulesOf(rollout), {
-      failed: targets.filter((t) => t.step === 'failed').length,
-      succeeded: targets.filter((t) => t.step === 'done').length,
+      failed: counts.failed ?? 0,
+      succeeded: counts.done ?? 0,
     });
     if (!reason) return false;
     this.abort(rollout.id, reason, 'rollout');
@@ -334,7 +328,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
           );
           return;
         }
-        this.database.write('rollout.target', () =>
+        this.writeWithin('rollout.target', () =>
           this.rollouts.updateTarget(
             rollout.id,
             t.device_id,
@@ -391,14 +385,14 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     ttlMs = Math.max(rollout.device_deadline_ms, MIN_STEP_TTL_MS),
   ): void {
     const now = this.clock.now();
-    this.database.write('rollout.send', () => {
+    this.writeWithin('rollout.send', () => {
       const [command] = this.commands.enqueue([deviceId], body, ttlMs);
       this.rollouts.updateTarget(rollout.id, deviceId, { ...patch, command_id: command!.id }, now);
     });
   }
 
   private finish(rollout: RolloutRow, t: TargetRow, step: TargetStep, error: string | null): void {
-    this.database.write('rollout.target', () =>
+    this.writeWithin('rollout.target', () =>
       this.rollouts.updateTarget(
         rollout.id,
         t.device_id,
@@ -498,14 +492,15 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Deploy and activate report finer steps (fetch, verify, load, self-test) as progress. */
   private refreshSteps(rolloutId: string): void {
-    const changes = this.rollouts
+    const stale = this.rollouts
       .progressSteps(rolloutId)
-      .filter((p) => ['fetch', 'verify', 'load', 'self-test', 'activate'].includes(p.step));
-    if (changes.length === 0) return;
-    const targets = new Map(this.rollouts.targets(rolloutId).map((t) => [t.device_id, t]));
-    const now = this.clock.now();
-    const stale = changes.filter((c) => targets.get(c.device_id)?.step !== c.step);
+      .filter(
+        (p) =>
+          ['fetch', 'verify', 'load', 'self-test', 'activate'].includes(p.step) &&
+          p.current !== p.step,
+      );
     if (stale.length === 0) return;
+    const now = this.clock.now();
     this.database.write('rollout.progress', () => {
       for (const c of stale)
         this.rollouts.updateTarget(rolloutId, c.device_id, { step: c.step as TargetStep }, now);
@@ -602,8 +597,12 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     return found?.latencyMs.p50 ?? null;
   }
 
-  private waveTargets(rolloutId: string, wave: number): TargetRow[] {
-    return this.rollouts.targets(rolloutId).filter((t) => t.wave === wave);
+  /**
+   * A write that joins the caller's transaction when there is one (a pass sends a wave's
+   * commands in one `rollout.steps` transaction; a savepoint per command bought nothing).
+   */
+  private writeWithin<T>(kind: string, work: () => T): T {
+    return this.database.db.inTransaction ? work() : this.database.write(kind, work);
   }
 
   private deviceOrNull(id: string): DeviceView | null {

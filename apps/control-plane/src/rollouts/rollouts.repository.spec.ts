@@ -69,9 +69,43 @@ describe('RolloutsRepository', () => {
   it("progressSteps: each in-flight deploy or activate's last progress step, by (device, command)", () => {
     const steps = repo.progressSteps('r1').sort((a, b) => a.device_id.localeCompare(b.device_id));
     assert.deepEqual(steps, [
-      { device_id: 'd1', step: 'verify' },
-      { device_id: 'd2', step: 'self-test' },
+      { device_id: 'd1', step: 'verify', current: 'pending' },
+      { device_id: 'd2', step: 'self-test', current: 'pending' },
     ]);
+  });
+
+  it("a wave's ready and unfinished targets, step counts and deadline, by query", () => {
+    database.write('test', () => {
+      for (const d of ['w1', 'w2', 'w3', 'w4', 'w5']) repo.insertTarget('r1', d, 1, 0);
+      repo.updateTarget('r1', 'w1', { step: 'done' }, 0);
+      repo.updateTarget('r1', 'w2', { step: 'failed' }, 0);
+      repo.updateTarget('r1', 'w3', { step: 'benchmark', phase: 'benchmark', command_id: 'x' }, 0);
+      repo.updateTarget('r1', 'w4', { step: 'activate' }, 0);
+      repo.setWaveDeadline('r1', 1, 5_000, 7);
+    });
+    assert.deepEqual(
+      repo.readyTargets('r1', 1).map((t) => [t.device_id, t.step]),
+      [
+        ['w4', 'activate'],
+        ['w5', 'pending'],
+      ],
+    );
+    assert.equal(repo.unfinishedInWave('r1', 1), 3);
+    assert.equal(repo.unfinishedInWave('r1', 0), 4);
+    assert.deepEqual(repo.stepCounts('r1'), {
+      activate: 1,
+      benchmark: 1,
+      done: 1,
+      failed: 1,
+      pending: 5,
+    });
+    const wave1 = repo.waveTargets('r1', 1);
+    assert.deepEqual(
+      wave1.map((t) => t.device_id),
+      ['w1', 'w2', 'w3', 'w4', 'w5'],
+    );
+    assert.ok(wave1.every((t) => t.deadline_at === 5_000 && t.updated_at === 7));
+    assert.ok(repo.waveTargets('r1', 0).every((t) => t.deadline_at === null));
   });
 
   it('progressSteps looks events up through their key, never scanning the events table', () => {

@@ -15,6 +15,10 @@ export type TargetStep =
   | 'failed'
   | 'rolled-back'
   | 'skipped';
+/** Steps a target never leaves. */
+export const TERMINAL_STEPS: readonly TargetStep[] = ['done', 'failed', 'rolled-back', 'skipped'];
+const TERMINAL_SQL = TERMINAL_STEPS.map((s) => `'${s}'`).join(', ');
+
 /** The command a target waits for. */
 export type TargetPhase = 'deploy' | 'baseline' | 'benchmark' | 'activate' | 'rollback';
 export type RollbackState = 'needed' | 'sent' | 'done' | 'failed';
@@ -88,7 +92,7 @@ export interface FinishedCommandRow {
 }
 
 /** The last progress step of each in-flight deploy or activate (see progressSteps). */
-export const PROGRESS_STEPS_SQL = `SELECT t.device_id,
+export const PROGRESS_STEPS_SQL = `SELECT t.device_id, t.step AS current,
     (SELECT json_extract(e.payload_json, '$.step') FROM command_events e
      WHERE e.device_id = t.device_id AND e.command_id = t.command_id AND e.type = 'progress'
      ORDER BY e.seq DESC LIMIT 1) AS step
@@ -174,6 +178,53 @@ export class RolloutsRepository {
       .all(rolloutId) as TargetRow[];
   }
 
+  /** One wave's targets (through the (rollout, wave) index, not the whole rollout). */
+  waveTargets(rolloutId: string, wave: number): TargetRow[] {
+    return this.db
+      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? AND wave = ? ORDER BY device_id')
+      .all(rolloutId, wave) as TargetRow[];
+  }
+
+  /** Targets of a wave that wait for nothing and are not finished: the next step is theirs. */
+  readyTargets(rolloutId: string, wave: number): TargetRow[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM rollout_targets
+         WHERE rollout_id = ? AND wave = ? AND phase IS NULL AND step NOT IN (${TERMINAL_SQL})
+         ORDER BY device_id`,
+      )
+      .all(rolloutId, wave) as TargetRow[];
+  }
+
+  /** How many targets of a wave have not reached a terminal step. */
+  unfinishedInWave(rolloutId: string, wave: number): number {
+    return (
+      this.db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM rollout_targets
+           WHERE rollout_id = ? AND wave = ? AND step NOT IN (${TERMINAL_SQL})`,
+        )
+        .get(rolloutId, wave) as { n: number }
+    ).n;
+  }
+
+  /** Targets per step over the whole rollout. */
+  stepCounts(rolloutId: string): Partial<Record<TargetStep, number>> {
+    const rows = this.db
+      .prepare('SELECT step, COUNT(*) AS n FROM rollout_targets WHERE rollout_id = ? GROUP BY step')
+      .all(rolloutId) as { step: TargetStep; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.step, r.n]));
+  }
+
+  /** Gives every target of a wave the same deadline (the wave starts). */
+  setWaveDeadline(rolloutId: string, wave: number, deadlineAt: number, now: number): void {
+    this.db
+      .prepare(
+        'UPDATE rollout_targets SET deadline_at = ?, updated_at = ? WHERE rollout_id = ? AND wave = ?',
+      )
+      .run(deadlineAt, now, rolloutId, wave);
+  }
+
   target(rolloutId: string, deviceId: string): TargetRow | undefined {
     return this.db
       .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? AND device_id = ?')
@@ -243,12 +294,15 @@ export class RolloutsRepository {
    * command id alone every in-flight target scanned the whole events table, which made a pass
    * grow with targets x events (minutes per pass at 1,000 devices).
    */
-  progressSteps(rolloutId: string): { device_id: string; step: string }[] {
+  progressSteps(rolloutId: string): { device_id: string; step: string; current: TargetStep }[] {
     const rows = this.db.prepare(PROGRESS_STEPS_SQL).all(rolloutId) as {
       device_id: string;
       step: string | null;
+      current: TargetStep;
     }[];
-    return rows.filter((r): r is { device_id: string; step: string } => r.step !== null);
+    return rows.filter(
+      (r): r is { device_id: string; step: string; current: TargetStep } => r.step !== null,
+    );
   }
 
   probe(rolloutId: string, previousSha256: string): ProbeRow | undefined {
