@@ -37,7 +37,7 @@ import { createApiToken } from '../../apps/control-plane/src/main';
 import { AgentSwarm } from './fleet/agent-swarm.driver';
 import { ProcessSampler, type PhaseUsage } from './fleet/process-sampler';
 import { compareAapJobs, type AapJobComparison } from './fleet/aap-job.phase';
-import { commandTimings, type CommandTiming } from './fleet/command-timings';
+import { commandTimings, percentiles, type CommandTiming } from './fleet/command-timings';
 import { provisionInBulk, type BulkDevice } from './fleet/bulk-provisioning';
 import { ControlPlaneApi as Api, HttpError } from './fleet/control-plane.api';
 import type { SwarmDevice } from './fleet/swarm-messages';
@@ -112,6 +112,10 @@ interface RunResult {
       duplicates: number;
       errors: number;
       rssMiB: number;
+      /** CPU time of the simulated devices' processes in the rollout phase. */
+      cpuSeconds: number;
+      /** Device-side durations (manifest wait, HTTP download, whole deploy), ms. */
+      deviceMs: Record<string, { p50: number; p90: number; max: number } | null>;
     };
     usage: Phase;
   };
@@ -444,6 +448,7 @@ async function run(
     let mode: 'rollout' | 'fanout' = options.mode === 'fanout' ? 'fanout' : 'rollout';
     const reportsBefore = count('SELECT COUNT(*) AS n FROM measurements');
     const eventsBefore = count('SELECT COUNT(*) AS n FROM command_events');
+    const swarmCpuBefore = (await swarm.stats()).cpuSeconds;
     await phaseStart();
     t = Date.now();
     const rolloutStartedAt = t;
@@ -527,6 +532,10 @@ async function run(
           duplicates: stats.counters.duplicates,
           errors: stats.counters.errors,
           rssMiB: mib(stats.rssBytes),
+          cpuSeconds: Math.round((stats.cpuSeconds - swarmCpuBefore) * 10) / 10,
+          deviceMs: Object.fromEntries(
+            Object.entries(stats.counters.timingsMs).map(([k, v]) => [k, percentiles(v)]),
+          ),
         },
         usage,
       },
@@ -592,8 +601,12 @@ function printRuns(results: RunResult[]): void {
     }
     const sw = r.rollout.swarm;
     console.log(
-      `  devices: ${sw.fetches} fetches, ${sw.httpDownloads} over HTTP (${sw.httpMiB} MiB, ${sw.httpFallbacks} fell back to MQTT), ${sw.chunkMiB} MiB of MQTT chunks, ${sw.errors} errors`,
+      `  devices: ${sw.fetches} fetches, ${sw.httpDownloads} over HTTP (${sw.httpMiB} MiB, ${sw.httpFallbacks} fell back to MQTT), ${sw.chunkMiB} MiB of MQTT chunks, ${sw.errors} errors; swarm CPU ${sw.cpuSeconds} s (control plane ${r.rollout.usage.controlPlane.cpuSeconds} s) in ${r.rollout.seconds.toFixed(1)} s`,
     );
+    const device = Object.entries(sw.deviceMs)
+      .map(([k, p]) => `${k} ${p ? `${p.p50}/${p.p90}/${p.max}` : '-'}`)
+      .join(', ');
+    console.log(`  on the devices (ms, p50/p90/max): ${device}`);
   }
   for (const r of results) {
     const job = r.aapJob;

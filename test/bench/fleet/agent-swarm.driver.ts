@@ -8,6 +8,8 @@ export interface SwarmStats {
   counters: SwarmCounters;
   connected: number;
   rssBytes: number;
+  /** CPU time of all swarm processes so far. */
+  cpuSeconds: number;
 }
 
 export interface SwarmStartResult {
@@ -80,12 +82,22 @@ export class AgentSwarm {
     const replies = await Promise.all(
       this.children.map((c) => this.request(c, { type: 'stats' }, 'stats', STATS_TIMEOUT_MS)),
     );
-    const total: SwarmStats = { counters: emptyCounters(), connected: 0, rssBytes: 0 };
+    const total: SwarmStats = {
+      counters: emptyCounters(),
+      connected: 0,
+      rssBytes: 0,
+      cpuSeconds: 0,
+    };
     for (const r of replies as Extract<SwarmReply, { type: 'stats' }>[]) {
       total.connected += r.connected;
       total.rssBytes += r.rssBytes;
+      total.cpuSeconds += r.cpuSeconds;
       for (const [key, value] of Object.entries(r.counters)) {
-        if (key === 'commandsByType') {
+        if (key === 'timingsMs') {
+          for (const [kind, list] of Object.entries(value as Record<string, number[]>)) {
+            (total.counters.timingsMs[kind] ??= []).push(...list);
+          }
+        } else if (key === 'commandsByType') {
           for (const [type, n] of Object.entries(value as Record<string, number>)) {
             total.counters.commandsByType[type] = (total.counters.commandsByType[type] ?? 0) + n;
           }

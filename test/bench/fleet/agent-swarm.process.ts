@@ -71,6 +71,7 @@ process.on('message', (request: SwarmRequest) => {
         counters,
         connected: agents.filter((a) => a.connected).length,
         rssBytes: process.memoryUsage().rss,
+        cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
       });
       break;
     case 'stop':

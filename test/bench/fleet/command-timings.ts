@@ -15,7 +15,7 @@ export interface CommandTiming {
   ackedToDoneMs: { p50: number; p90: number; max: number } | null;
 }
 
-function percentiles(values: number[]): { p50: number; p90: number; max: number } | null {
+export function percentiles(values: number[]): { p50: number; p90: number; max: number } | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

@@ -72,6 +72,16 @@ export interface SwarmCounters {
   manifests: number;
   errors: number;
   commandsByType: Record<string, number>;
+  /**
+   * Device-side durations in ms: `manifest` (fetch start to verified manifest), `http` (request
+   * to last verified byte), `deploy` (deploy command received to its result).
+   */
+  timingsMs: Record<string, number[]>;
+}
+
+/** Records one device-side duration (see SwarmCounters.timingsMs). */
+export function recordTiming(counters: SwarmCounters, kind: string, ms: number): void {
+  (counters.timingsMs[kind] ??= []).push(Math.round(ms));
 }
 
 export function emptyCounters(): SwarmCounters {
@@ -88,11 +98,13 @@ export function emptyCounters(): SwarmCounters {
     manifests: 0,
     errors: 0,
     commandsByType: {},
+    timingsMs: {},
   };
 }
 
 interface Fetch {
   sha256: string;
+  startedAt: number;
   /** Names the HTTP download; without it the chunks come over MQTT. */
   variantId?: string;
   manifest?: ManifestMessage;
@@ -289,9 +301,11 @@ export class SimulatedAgent {
   ): Promise<EventBody> {
     switch (cmd.type) {
       case 'deploy': {
+        const receivedAt = this.now();
         const fetched = await this.fetchWithProgress(cmd.artifact, progress);
         progress('load', 0);
         progress('load', 1);
+        recordTiming(this.options.counters, 'deploy', this.now() - receivedAt);
         return {
           type: 'deployed',
           artifactSha256: cmd.artifact.sha256,
@@ -423,6 +437,7 @@ export class SimulatedAgent {
       }
       const fetch: Fetch = {
         sha256,
+        startedAt: this.now(),
         ...(variantId ? { variantId } : {}),
         missing: new Set(),
         fetched: 0,
@@ -456,6 +471,7 @@ export class SimulatedAgent {
       return;
     }
     this.options.counters.manifests++;
+    recordTiming(this.options.counters, 'manifest', this.now() - fetch.startedAt);
     const manifest = verified.manifest;
     fetch.manifest = manifest;
     this.options.models.rememberManifest(manifest);
@@ -484,6 +500,7 @@ export class SimulatedAgent {
     variantId: string,
   ): Promise<void> {
     const counters = this.options.counters;
+    const requestedAt = this.now();
     try {
       const result = await downloadArtifact({
         base,
@@ -496,6 +513,7 @@ export class SimulatedAgent {
       });
       if (this.fetches.get(fetch.sha256) !== fetch) return;
       counters.httpDownloads++;
+      recordTiming(counters, 'http', this.now() - requestedAt);
       counters.httpBytes += result.bytes;
       fetch.fetched = result.chunks;
       fetch.missing.clear();

@@ -24,5 +24,12 @@ export type SwarmRequest =
 export type SwarmReply =
   | { type: 'ready' }
   | { type: 'connected'; connected: number; failed: number; firstError: string | null; ms: number }
-  | { type: 'stats'; counters: SwarmCounters; connected: number; rssBytes: number }
+  | {
+      type: 'stats';
+      counters: SwarmCounters;
+      connected: number;
+      rssBytes: number;
+      /** User + system CPU time of the process so far. */
+      cpuSeconds: number;
+    }
   | { type: 'fatal'; message: string };
