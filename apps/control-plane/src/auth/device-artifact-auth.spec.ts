@@ -99,6 +99,23 @@ describe('artifact route, device credentials after revocation and rotation', () 
     assert.ok((ok.body as Buffer).equals(bytes));
   });
 
+  it('answers a conditional GET with the artifact hash as its ETag with 304 and no body', async () => {
+    const password = await provision('auth-etag');
+    const first = await download('auth-etag', password);
+    assert.equal(first.status, 200);
+    const etag = first.headers.etag as string;
+    assert.match(etag, /^"[0-9a-f]{64}"$/);
+    const again = await download('auth-etag', password).set('If-None-Match', etag);
+    assert.equal(again.status, 304);
+    assert.equal((again.body as Buffer).byteLength, 0);
+    const other = await download('auth-etag', password).set('If-None-Match', '"something-else"');
+    assert.equal(other.status, 200);
+    assert.ok((other.body as Buffer).equals(bytes));
+    // Credentials come first: a wrong secret with the right tag is still refused.
+    const wrong = await download('auth-etag', `${password}x`).set('If-None-Match', etag);
+    assert.equal(wrong.status, 401);
+  });
+
   it('a deleted device is refused; another device is not affected', async () => {
     const kept = await provision('auth-kept');
     const gone = await provision('auth-gone');

@@ -1,4 +1,14 @@
-import { Controller, Delete, Get, Param, Post, Query, Req, StreamableFile } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -7,7 +17,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { AcceptsDeviceCredentials } from '../auth/device-credentials.decorator';
 import { assertMayReadArtifact } from '../auth/device-artifact-access';
 import { principalOf } from '../auth/request-principal';
@@ -19,18 +29,26 @@ import {
   CreateVariantQueryDto,
   ListVariantsQueryDto,
 } from './dto/model.dto';
+import { HotArtifactsCache } from './hot-artifacts.cache';
+import { ifNoneMatch } from './if-none-match';
 import { ModelsService } from './models.service';
 
 const binaryBody = { schema: { type: 'string', format: 'binary' } } as const;
+/** Artifacts up to this size are served from memory (a rollout's model, fetched by a fleet). */
+const HOT_ARTIFACTS = { maxFileBytes: 16 * 2 ** 20, maxTotalBytes: 64 * 2 ** 20 };
 
 @ApiTags('models')
 @ApiBearerAuth()
 @Controller('api/v1')
 export class ModelsController {
+  private readonly hotArtifacts: HotArtifactsCache;
+
   constructor(
     private readonly models: ModelsService,
     private readonly artifacts: ArtifactsService,
-  ) {}
+  ) {
+    this.hotArtifacts = new HotArtifactsCache((sha) => artifacts.read(sha), HOT_ARTIFACTS);
+  }
 
   @Post('models')
   @ApiConsumes('application/octet-stream')
@@ -110,14 +128,30 @@ export class ModelsController {
       'The variant file (devices: HTTP Basic with their MQTT credentials, published only)',
     content: { 'application/octet-stream': binaryBody },
   })
-  download(@Param('id') id: string, @Req() request: Request) {
+  download(
+    @Param('id') id: string,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const variant = this.models.getVariant(id);
-    assertMayReadArtifact(principalOf(request), this.artifacts.get(variant.artifactSha256));
-    return new StreamableFile(this.artifacts.stream(variant.artifactSha256), {
+    const artifact = this.artifacts.get(variant.artifactSha256);
+    assertMayReadArtifact(principalOf(request), artifact);
+    // The file is named by its hash, so the hash is a strong validator that never changes.
+    const etag = `"${artifact.sha256}"`;
+    response.setHeader('ETag', etag);
+    if (ifNoneMatch(request.headers['if-none-match'], etag)) {
+      response.status(304);
+      return undefined;
+    }
+    const options = {
       type: variant.format === 'onnx' ? 'application/onnx' : 'application/octet-stream',
       length: variant.bytes,
       disposition: `attachment; filename="${variant.id}.${variant.format === 'onnx' ? 'onnx' : 'json'}"`,
-    });
+    };
+    const hot = this.hotArtifacts.get(artifact.sha256, artifact.bytes);
+    return hot
+      ? new StreamableFile(hot, options)
+      : new StreamableFile(this.artifacts.stream(artifact.sha256), options);
   }
 
   @Post('variants/:id/publish')
