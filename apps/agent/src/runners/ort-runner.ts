@@ -11,7 +11,11 @@ import { AgentError } from '../agent-error';
 import { systemClock, type Clock } from '../clock';
 import { isSingleExecutable } from './load-ort';
 import type { RunnerRequest, RunnerResponse, RunnerStep } from './runner-protocol';
-import { nodeOptionsArgument, RUNNER_RUNTIME_FLAGS } from './runtime-flags';
+import {
+  nodeOptionsArgument,
+  RUNNER_RUNTIME_FLAGS,
+  withoutAgentEnvironment,
+} from './runtime-flags';
 
 export interface RunnerLimits {
   timeoutMs: number;
@@ -82,7 +86,7 @@ export class OrtRunner {
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const child = spawn(this.launch.command, this.launch.args, {
-        env: { ...process.env, ...this.launch.env },
+        env: { ...withoutAgentEnvironment(process.env), ...this.launch.env },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });
       this.children.add(child);

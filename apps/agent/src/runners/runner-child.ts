@@ -9,6 +9,7 @@ import { AgentError, toAgentError } from '../agent-error';
 import { collectStableFacts, fallbackStableFacts } from '../facts/hardware-facts';
 import { summarizeLatencies } from './latency-stats';
 import { loadOrt, type OrtModule } from './load-ort';
+import { AGENT_ENVIRONMENT } from './runtime-flags';
 import type {
   BenchmarkResult,
   BenchmarkSpec,
@@ -287,6 +288,11 @@ function runtime(): RuntimeResult {
   return {
     execArgv: process.execArgv,
     heapSizeLimitBytes: getHeapStatistics().heap_size_limit,
+    agentEnvironment: Object.fromEntries(
+      Object.keys(AGENT_ENVIRONMENT)
+        .filter((key) => process.env[key] !== undefined)
+        .map((key) => [key, process.env[key]!]),
+    ),
   };
 }
 

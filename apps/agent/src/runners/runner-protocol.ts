@@ -47,6 +47,8 @@ export interface RuntimeResult {
   execArgv: string[];
   /** v8.getHeapStatistics().heap_size_limit: old generation plus young generation. */
   heapSizeLimitBytes: number;
+  /** The runner's values of the variables the agent's unit sets (absent: not set). */
+  agentEnvironment: Record<string, string>;
 }
 
 export interface SelfTestResult {

@@ -2,7 +2,7 @@
  * The flags the single executable starts with (see runtime-flags.config.json, also read by
  * scripts/build-agent.mjs): lean ones for the long-lived agent process, and for its runner
  * children the same flags set back to Node's defaults, so ORT never runs under the agent's
- * memory settings.
+ * memory settings. The same goes for the environment the systemd unit gives the agent.
  */
 import flags from './runtime-flags.config.json';
 
@@ -11,6 +11,18 @@ export const AGENT_RUNTIME_FLAGS: readonly string[] = flags.agent;
 
 /** Given to each runner child; they come after the baked flags, so each of them wins. */
 export const RUNNER_RUNTIME_FLAGS: readonly string[] = flags.runner;
+
+/** Set for the agent by the systemd unit; never passed on to a runner. */
+export const AGENT_ENVIRONMENT: Readonly<Record<string, string>> = flags.agentEnvironment;
+
+/** `env` without the agent's own settings (a variable an operator set to another value stays). */
+export function withoutAgentEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const [key, value] of Object.entries(AGENT_ENVIRONMENT)) {
+    if (out[key] === value) delete out[key];
+  }
+  return out;
+}
 
 /** `--max-semi-space-size=1` -> `max-semi-space-size`; `--no-jitless` -> `jitless`. */
 export function flagName(flag: string): string {

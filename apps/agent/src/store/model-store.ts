@@ -31,7 +31,7 @@ import {
 import { join } from 'node:path';
 import { AgentError } from '../agent-error';
 import { fsyncDir, tempPathFor } from './atomic-file';
-import { expandPackedOnnx, mayHavePackedWeights } from './packed-onnx';
+import { expandPackedOnnx, fileMayHavePackedWeights } from './packed-onnx';
 
 export interface ChunkLayout {
   sha256: string;
@@ -302,9 +302,8 @@ export class ModelStore {
   private commit(temp: string, layout: ChunkLayout, protectedShas: ReadonlySet<string>): void {
     const target = this.artifactPath(layout.sha256);
     try {
-      if (layout.contentType === 'application/onnx') {
-        const bytes = readFileSync(temp);
-        if (mayHavePackedWeights(bytes)) this.writeExpanded(bytes, layout.sha256, protectedShas);
+      if (layout.contentType === 'application/onnx' && fileMayHavePackedWeights(temp)) {
+        this.writeExpanded(readFileSync(temp), layout.sha256, protectedShas);
       }
       renameSync(temp, target);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -9,7 +9,7 @@ import { META, decodeOnnxModel, encodeModel, expandPackedWeights } from '@edgeco
 import { packedTwoBitCnn } from '../../../../test/e2e/agent/packed-fixture';
 import { AgentError } from '../agent-error';
 import { ModelStore } from './model-store';
-import { PACKED_WEIGHTS_KEY } from './packed-onnx';
+import { fileMayHavePackedWeights, PACKED_WEIGHTS_KEY } from './packed-onnx';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -24,6 +24,26 @@ describe('model store: packed low-bit ONNX artifacts', () => {
 
   it('looks for the same metadata key the engine writes', () => {
     assert.equal(PACKED_WEIGHTS_KEY, META.packedWeights);
+  });
+
+  it('finds the key in a file read in pieces, also where it straddles two pieces', () => {
+    const file = join(dir, 'scan.bin');
+    const key = Buffer.from(PACKED_WEIGHTS_KEY);
+    const piece = 64;
+    for (let at = 0; at <= 3 * piece; at += 7) {
+      const bytes = Buffer.alloc(3 * piece + key.length, 0x2e);
+      key.copy(bytes, at);
+      writeFileSync(file, bytes);
+      assert.equal(fileMayHavePackedWeights(file, piece), true, `key at ${at}`);
+    }
+    const almost = Buffer.alloc(5 * piece, 0x2e);
+    key.copy(almost, piece - 10, 0, key.length - 1); // the key less its last byte
+    writeFileSync(file, almost);
+    assert.equal(fileMayHavePackedWeights(file, piece), false);
+    writeFileSync(file, Buffer.alloc(0));
+    assert.equal(fileMayHavePackedWeights(file, piece), false);
+    writeFileSync(file, Buffer.from(packed));
+    assert.equal(fileMayHavePackedWeights(file), true);
   });
 
   it('commits a 2-bit artifact expanded, so ORT loads models/<sha>.onnx', async () => {

@@ -8,6 +8,8 @@
  * module (scripts/build-agent.mjs points `@edgecompress/engine` there; it imports protobufjs and
  * onnx-proto, never tfjs), and an agent that never sees a packed model never loads it at all.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+
 /** The engine's `META.packedWeights` key (kept equal by packed-onnx.spec.ts). */
 export const PACKED_WEIGHTS_KEY = 'edgecompress.packed_weights';
 const MARKER = Buffer.from(PACKED_WEIGHTS_KEY);
@@ -15,6 +17,32 @@ const MARKER = Buffer.from(PACKED_WEIGHTS_KEY);
 /** Cheap pre-check: the metadata key is in the file (decoding a large model is not cheap). */
 export function mayHavePackedWeights(bytes: Uint8Array): boolean {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MARKER) >= 0;
+}
+
+/**
+ * The same pre-check on a file, read in pieces through one reused buffer. Reading a whole model
+ * at once for it left the agent's malloc heap megabytes larger after the model was committed
+ * (glibc raises its mmap threshold to the size of a freed large block, so later allocations
+ * land in the heap and stay there).
+ */
+export function fileMayHavePackedWeights(path: string, pieceBytes = 1 << 20): boolean {
+  const piece = Buffer.allocUnsafe(Math.max(pieceBytes, MARKER.length) + MARKER.length - 1);
+  const fd = openSync(path, 'r');
+  try {
+    // `kept` bytes at the front are the previous piece's tail, so a key split across two
+    // pieces is still found.
+    let kept = 0;
+    for (;;) {
+      const read = readSync(fd, piece, kept, piece.length - kept, null);
+      if (read === 0) return false;
+      const filled = kept + read;
+      if (piece.subarray(0, filled).indexOf(MARKER) >= 0) return true;
+      kept = Math.min(MARKER.length - 1, filled);
+      piece.copy(piece, 0, filled - kept, filled);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 type Expand = (bytes: Uint8Array) => Uint8Array;
