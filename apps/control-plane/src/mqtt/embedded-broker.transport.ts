@@ -5,6 +5,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Logger } from '../common/logger';
 import type { InboundHandler, MqttTransport, PublishOptions } from './mqtt-transport';
 import { canDevicePublish, canDeviceSubscribe } from './topic-acl';
+import { indexedRetainedPersistence } from './indexed-retained.persistence';
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -51,6 +52,7 @@ export class EmbeddedBrokerTransport implements MqttTransport {
   async start(): Promise<void> {
     const { logger } = this.options;
     const broker = await Aedes.createBroker({
+      persistence: indexedRetainedPersistence(),
       // SlowITe-style connection hoarding: cap the keepalive a client may ask for.
       keepaliveLimit: 600,
       connectTimeout: 10_000,
