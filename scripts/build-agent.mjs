@@ -95,10 +95,28 @@ const engineForAgent = {
   },
 };
 
+// zod re-exports its error messages in every language it has (`z.locales`, a quarter of the
+// bundle); the agent uses its default English ones, which zod imports by itself.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${join('node_modules', 'zod')}`)
+        ? { path: join(args.resolveDir, '../locales/index.js'), namespace: 'zod-locales' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from './en.js';`,
+      resolveDir: join(args.path, '..'),
+      loader: 'js',
+    }));
+  },
+};
+
 console.log(`bundling the agent for ${target}`);
 const bundle = join(out, target, 'agent.cjs');
 const bundled = await build({
-  plugins: [engineForAgent],
+  plugins: [engineForAgent, zodEnglishOnly],
   metafile: true,
   entryPoints: [join(root, 'apps/agent/src/bin.ts')],
   bundle: true,
