@@ -102,6 +102,8 @@ export const TARGET_SETTLED: ReadonlySet<string> = new Set([
 
 export interface ParetoPoint {
   variantId: string;
+  /** The ONNX twin a device runs, when the candidate is an engine file. */
+  deployableVariantId?: string;
   accuracy: number | null;
   p50Ms: number | null;
   latencySource: string | null;

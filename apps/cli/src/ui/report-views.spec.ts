@@ -68,6 +68,7 @@ describe('renderPareto', () => {
         },
         {
           variantId: 'fast',
+          deployableVariantId: 'fast-onnx',
           accuracy: 0.95,
           p50Ms: 1,
           latencySource: 'measured',
@@ -98,5 +99,8 @@ describe('renderPareto', () => {
         ['*', 'slow'],
       ],
     );
+    assert.match(text.split('\n')[0]!, /FLOPS\s+DEPLOY AS$/);
+    assert.match(rows[0]!, /fast-onnx$/, 'an engine candidate names the file a device runs');
+    assert.doesNotMatch(rows[2]!, /onnx/);
   });
 });

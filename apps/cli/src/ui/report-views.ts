@@ -127,6 +127,7 @@ export function renderPareto(answer: ParetoAnswer): string {
       { header: 'SIZE', value: (p) => formatBytes(p.bytes), align: 'right' },
       { header: 'PARAMS', value: (p) => formatCount(p.params), align: 'right' },
       { header: 'FLOPS', value: (p) => formatCount(p.flops), align: 'right' },
+      { header: 'DEPLOY AS', value: (p) => p.deployableVariantId ?? '' },
     ],
     points,
   );

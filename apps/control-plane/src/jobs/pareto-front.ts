@@ -5,6 +5,8 @@
  */
 export interface ParetoPoint {
   variantId: string;
+  /** The ONNX twin a device runs, when the variant itself is an engine file. */
+  deployableVariantId?: string;
   accuracy: number | null;
   p50Ms: number | null;
   latencySource: 'measured' | 'predicted' | null;
