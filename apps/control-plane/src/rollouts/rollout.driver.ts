@@ -30,6 +30,8 @@ import {
 
 /** How often the driver looks at active rollouts (on the injected clock). */
 const TICK_MS = 200;
+/** Fine progress steps (fetch, verify, load ...) are copied to targets at most this often. */
+const PROGRESS_REFRESH_MS = 1_000;
 /** Probe inputs run through the previous variant for the agreement check. */
 const PROBE_COUNT = 64;
 /** Benchmark settings of the rollout's latency checks (the same for new and previous variant). */
@@ -57,6 +59,9 @@ const TERMINAL: ReadonlySet<TargetStep> = new Set(TERMINAL_STEPS);
 export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer: unknown;
   private running = false;
+  /** How long the last pass took: the next waits at least as long (the driver's CPU share ≤ ½). */
+  private lastPassMs = 0;
+  private readonly progressRefreshedAt = new Map<string, number>();
   private again = false;
   private stopped = false;
   /** Probe samples published by this process (retained on the broker; once is enough). */
@@ -93,15 +98,18 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     }
     this.clock.clearTimeout(this.timer);
     this.running = true;
+    const started = this.clock.now();
     this.pass()
       .catch((err: Error) => this.logger.error({ err: err.message }, 'rollout pass failed'))
       .finally(() => {
         this.running = false;
+        this.lastPassMs = this.clock.now() - started;
         if (this.stopped) return;
         if (this.again) {
           this.again = false;
           this.kick();
-        } else this.timer = this.clock.setTimeout(() => this.kick(), TICK_MS);
+        } else
+          this.timer = this.clock.setTimeout(() => this.kick(), Math.max(TICK_MS, this.lastPassMs));
       });
   }
 
@@ -170,7 +178,13 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
       );
       if (violations[0]) this.abort(id, violations[0], 'rollout');
     }
-    this.refreshSteps(id);
+    // Progress steps are for display only; at 10,000 targets reading them every pass cost more
+    // than the decisions.
+    const now = this.clock.now();
+    if (now - (this.progressRefreshedAt.get(id) ?? -Infinity) >= PROGRESS_REFRESH_MS) {
+      this.progressRefreshedAt.set(id, now);
+      this.refreshSteps(id);
+    }
     const rollout = this.rollouts.get(id);
     if (!rollout) return;
     if (rollout.state === 'aborted') return this.sendRollbacks(rollout);

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { Statement } from 'better-sqlite3';
 import { SqliteDatabase } from '../database/sqlite.database';
 
 export type RolloutState = 'running' | 'paused' | 'succeeded' | 'aborted';
@@ -106,129 +107,123 @@ type TargetPatch = Partial<Omit<TargetRow, 'rollout_id' | 'device_id'>>;
 export class RolloutsRepository {
   constructor(private readonly database: SqliteDatabase) {}
 
-  private get db() {
-    return this.database.db;
+  private readonly statements = new Map<string, Statement>();
+
+  /** A prepared statement, compiled once per SQL text (a driver pass runs the same few often). */
+  private statement(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.database.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
   }
 
   insertRollout(row: RolloutRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO rollouts (id, variant_id, artifact_sha256, selector_json, strategy_json,
+    this.statement(
+      `INSERT INTO rollouts (id, variant_id, artifact_sha256, selector_json, strategy_json,
            abort_rules_json, device_deadline_ms, input_name, input_shape_json, state, reason,
            created_at, updated_at, finished_at)
          VALUES (@id, @variant_id, @artifact_sha256, @selector_json, @strategy_json,
            @abort_rules_json, @device_deadline_ms, @input_name, @input_shape_json, @state, @reason,
            @created_at, @updated_at, @finished_at)`,
-      )
-      .run(row);
+    ).run(row);
   }
 
   insertWave(row: WaveRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO rollout_waves (rollout_id, idx, label, percent, state, started_at, soak_until, finished_at)
+    this.statement(
+      `INSERT INTO rollout_waves (rollout_id, idx, label, percent, state, started_at, soak_until, finished_at)
          VALUES (@rollout_id, @idx, @label, @percent, @state, @started_at, @soak_until, @finished_at)`,
-      )
-      .run(row);
+    ).run(row);
   }
 
   insertTarget(rolloutId: string, deviceId: string, wave: number, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO rollout_targets (rollout_id, device_id, wave, step, updated_at)
+    this.statement(
+      `INSERT INTO rollout_targets (rollout_id, device_id, wave, step, updated_at)
          VALUES (?, ?, ?, 'pending', ?)`,
-      )
-      .run(rolloutId, deviceId, wave, now);
+    ).run(rolloutId, deviceId, wave, now);
   }
 
   get(id: string): RolloutRow | undefined {
-    return this.db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+    return this.statement('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
   }
 
   list(limit: number): RolloutRow[] {
-    return this.db
-      .prepare('SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?')
-      .all(limit) as RolloutRow[];
+    return this.statement('SELECT * FROM rollouts ORDER BY created_at DESC, id DESC LIMIT ?').all(
+      limit,
+    ) as RolloutRow[];
   }
 
   /** Rollouts the driver still has work for: running or paused ones, and aborted ones with rollbacks outstanding. */
   activeIds(): string[] {
     return (
-      this.db
-        .prepare(
-          `SELECT id FROM rollouts WHERE state IN ('running', 'paused')
+      this.statement(
+        `SELECT id FROM rollouts WHERE state IN ('running', 'paused')
            UNION
            SELECT DISTINCT rollout_id FROM rollout_targets
              WHERE rollback IN ('needed', 'sent')
            ORDER BY 1`,
-        )
-        .all() as { id: string }[]
+      ).all() as { id: string }[]
     ).map((r) => r.id);
   }
 
   waves(rolloutId: string): WaveRow[] {
-    return this.db
-      .prepare('SELECT * FROM rollout_waves WHERE rollout_id = ? ORDER BY idx')
-      .all(rolloutId) as WaveRow[];
+    return this.statement('SELECT * FROM rollout_waves WHERE rollout_id = ? ORDER BY idx').all(
+      rolloutId,
+    ) as WaveRow[];
   }
 
   targets(rolloutId: string): TargetRow[] {
-    return this.db
-      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? ORDER BY wave, device_id')
-      .all(rolloutId) as TargetRow[];
+    return this.statement(
+      'SELECT * FROM rollout_targets WHERE rollout_id = ? ORDER BY wave, device_id',
+    ).all(rolloutId) as TargetRow[];
   }
 
   /** One wave's targets (through the (rollout, wave) index, not the whole rollout). */
   waveTargets(rolloutId: string, wave: number): TargetRow[] {
-    return this.db
-      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? AND wave = ? ORDER BY device_id')
-      .all(rolloutId, wave) as TargetRow[];
+    return this.statement(
+      'SELECT * FROM rollout_targets WHERE rollout_id = ? AND wave = ? ORDER BY device_id',
+    ).all(rolloutId, wave) as TargetRow[];
   }
 
   /** Targets of a wave that wait for nothing and are not finished: the next step is theirs. */
   readyTargets(rolloutId: string, wave: number): TargetRow[] {
-    return this.db
-      .prepare(
-        `SELECT * FROM rollout_targets
+    return this.statement(
+      `SELECT * FROM rollout_targets
          WHERE rollout_id = ? AND wave = ? AND phase IS NULL AND step NOT IN (${TERMINAL_SQL})
          ORDER BY device_id`,
-      )
-      .all(rolloutId, wave) as TargetRow[];
+    ).all(rolloutId, wave) as TargetRow[];
   }
 
   /** How many targets of a wave have not reached a terminal step. */
   unfinishedInWave(rolloutId: string, wave: number): number {
     return (
-      this.db
-        .prepare(
-          `SELECT COUNT(*) AS n FROM rollout_targets
+      this.statement(
+        `SELECT COUNT(*) AS n FROM rollout_targets
            WHERE rollout_id = ? AND wave = ? AND step NOT IN (${TERMINAL_SQL})`,
-        )
-        .get(rolloutId, wave) as { n: number }
+      ).get(rolloutId, wave) as { n: number }
     ).n;
   }
 
   /** Targets per step over the whole rollout. */
   stepCounts(rolloutId: string): Partial<Record<TargetStep, number>> {
-    const rows = this.db
-      .prepare('SELECT step, COUNT(*) AS n FROM rollout_targets WHERE rollout_id = ? GROUP BY step')
-      .all(rolloutId) as { step: TargetStep; n: number }[];
+    const rows = this.statement(
+      'SELECT step, COUNT(*) AS n FROM rollout_targets WHERE rollout_id = ? GROUP BY step',
+    ).all(rolloutId) as { step: TargetStep; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.step, r.n]));
   }
 
   /** Gives every target of a wave the same deadline (the wave starts). */
   setWaveDeadline(rolloutId: string, wave: number, deadlineAt: number, now: number): void {
-    this.db
-      .prepare(
-        'UPDATE rollout_targets SET deadline_at = ?, updated_at = ? WHERE rollout_id = ? AND wave = ?',
-      )
-      .run(deadlineAt, now, rolloutId, wave);
+    this.statement(
+      'UPDATE rollout_targets SET deadline_at = ?, updated_at = ? WHERE rollout_id = ? AND wave = ?',
+    ).run(deadlineAt, now, rolloutId, wave);
   }
 
   target(rolloutId: string, deviceId: string): TargetRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM rollout_targets WHERE rollout_id = ? AND device_id = ?')
-      .get(rolloutId, deviceId) as TargetRow | undefined;
+    return this.statement(
+      'SELECT * FROM rollout_targets WHERE rollout_id = ? AND device_id = ?',
+    ).get(rolloutId, deviceId) as TargetRow | undefined;
   }
 
   updateRollout(
@@ -243,11 +238,9 @@ export class RolloutsRepository {
   transition(id: string, from: RolloutState[], to: RolloutState, now: number): boolean {
     const marks = from.map(() => '?').join(', ');
     return (
-      this.db
-        .prepare(
-          `UPDATE rollouts SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`,
-        )
-        .run(to, now, id, ...from).changes > 0
+      this.statement(
+        `UPDATE rollouts SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`,
+      ).run(to, now, id, ...from).changes > 0
     );
   }
 
@@ -278,14 +271,12 @@ export class RolloutsRepository {
    * directly: one query per tick instead of one lookup per device.
    */
   finishedCommands(rolloutId: string): FinishedCommandRow[] {
-    return this.db
-      .prepare(
-        `SELECT t.device_id, c.id AS command_id, c.status, c.acked_at, c.result_json, c.error
+    return this.statement(
+      `SELECT t.device_id, c.id AS command_id, c.status, c.acked_at, c.result_json, c.error
          FROM rollout_targets t JOIN commands c ON c.id = t.command_id
          WHERE t.rollout_id = ? AND t.phase IS NOT NULL
            AND c.status IN ('succeeded', 'failed', 'expired')`,
-      )
-      .all(rolloutId) as FinishedCommandRow[];
+    ).all(rolloutId) as FinishedCommandRow[];
   }
 
   /**
@@ -295,7 +286,7 @@ export class RolloutsRepository {
    * grow with targets x events (minutes per pass at 1,000 devices).
    */
   progressSteps(rolloutId: string): { device_id: string; step: string; current: TargetStep }[] {
-    const rows = this.db.prepare(PROGRESS_STEPS_SQL).all(rolloutId) as {
+    const rows = this.statement(PROGRESS_STEPS_SQL).all(rolloutId) as {
       device_id: string;
       step: string | null;
       current: TargetStep;
@@ -306,18 +297,16 @@ export class RolloutsRepository {
   }
 
   probe(rolloutId: string, previousSha256: string): ProbeRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM rollout_probes WHERE rollout_id = ? AND previous_sha256 = ?')
-      .get(rolloutId, previousSha256) as ProbeRow | undefined;
+    return this.statement(
+      'SELECT * FROM rollout_probes WHERE rollout_id = ? AND previous_sha256 = ?',
+    ).get(rolloutId, previousSha256) as ProbeRow | undefined;
   }
 
   insertProbe(row: ProbeRow): void {
-    this.db
-      .prepare(
-        `INSERT OR IGNORE INTO rollout_probes (rollout_id, previous_sha256, sample_sha256, count, error)
+    this.statement(
+      `INSERT OR IGNORE INTO rollout_probes (rollout_id, previous_sha256, sample_sha256, count, error)
          VALUES (@rollout_id, @previous_sha256, @sample_sha256, @count, @error)`,
-      )
-      .run(row);
+    ).run(row);
   }
 
   private patch(
@@ -331,6 +320,6 @@ export class RolloutsRepository {
     const set = columns.map((c) => `${c} = @set_${c}`).join(', ');
     const params: Record<string, unknown> = { ...key };
     for (const c of columns) params[`set_${c}`] = patch[c];
-    this.db.prepare(`UPDATE ${table} SET ${set} WHERE ${where}`).run(params);
+    this.statement(`UPDATE ${table} SET ${set} WHERE ${where}`).run(params);
   }
 }
