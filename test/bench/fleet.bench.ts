@@ -116,6 +116,8 @@ interface RunResult {
       cpuSeconds: number;
       /** Device-side durations (manifest wait, HTTP download, whole deploy), ms. */
       deviceMs: Record<string, { p50: number; p90: number; max: number } | null>;
+      /** Why HTTP downloads fell back to MQTT, by message. */
+      httpErrors: Record<string, number>;
     };
     usage: Phase;
   };
@@ -533,6 +535,7 @@ async function run(
           errors: stats.counters.errors,
           rssMiB: mib(stats.rssBytes),
           cpuSeconds: Math.round((stats.cpuSeconds - swarmCpuBefore) * 10) / 10,
+          httpErrors: stats.counters.httpErrors,
           deviceMs: Object.fromEntries(
             Object.entries(stats.counters.timingsMs).map(([k, v]) => [k, percentiles(v)]),
           ),
@@ -607,6 +610,10 @@ function printRuns(results: RunResult[]): void {
       .map(([k, p]) => `${k} ${p ? `${p.p50}/${p.p90}/${p.max}` : '-'}`)
       .join(', ');
     console.log(`  on the devices (ms, p50/p90/max): ${device}`);
+    for (const [why, n] of Object.entries(sw.httpErrors)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3))
+      console.log(`  HTTP failure x${n}: ${why}`);
   }
   for (const r of results) {
     const job = r.aapJob;

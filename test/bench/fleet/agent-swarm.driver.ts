@@ -93,7 +93,11 @@ export class AgentSwarm {
       total.rssBytes += r.rssBytes;
       total.cpuSeconds += r.cpuSeconds;
       for (const [key, value] of Object.entries(r.counters)) {
-        if (key === 'timingsMs') {
+        if (key === 'httpErrors') {
+          for (const [why, n] of Object.entries(value as Record<string, number>)) {
+            total.counters.httpErrors[why] = (total.counters.httpErrors[why] ?? 0) + n;
+          }
+        } else if (key === 'timingsMs') {
           for (const [kind, list] of Object.entries(value as Record<string, number[]>)) {
             (total.counters.timingsMs[kind] ??= []).push(...list);
           }

@@ -77,6 +77,8 @@ export interface SwarmCounters {
    * to last verified byte), `deploy` (deploy command received to its result).
    */
   timingsMs: Record<string, number[]>;
+  /** Why HTTP downloads failed (before falling back to MQTT), by message. */
+  httpErrors: Record<string, number>;
 }
 
 /** Records one device-side duration (see SwarmCounters.timingsMs). */
@@ -99,6 +101,7 @@ export function emptyCounters(): SwarmCounters {
     errors: 0,
     commandsByType: {},
     timingsMs: {},
+    httpErrors: {},
   };
 }
 
@@ -519,9 +522,12 @@ export class SimulatedAgent {
       fetch.missing.clear();
       if (result.kept) this.options.models.provideBytes(fetch.sha256, result.kept);
       this.finishFetch(fetch);
-    } catch {
+    } catch (err) {
       if (this.stopped || this.fetches.get(fetch.sha256) !== fetch) return;
       counters.httpFallbacks++;
+      const cause = (err as Error & { cause?: Error }).cause;
+      const why = `${(err as Error).message}${cause ? `: ${cause.message}` : ''}`.slice(0, 120);
+      counters.httpErrors[why] = (counters.httpErrors[why] ?? 0) + 1;
       this.subscribeChunks(fetch, fetch.sha256);
     }
   }
