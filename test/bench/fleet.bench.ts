@@ -261,7 +261,10 @@ async function runRollout(
     if (Date.now() > deadline) break;
     // The pause is ten times the last answer's time, so watching takes at most ~10% of the
     // control plane's time even when it answers slowly.
-    await sleep(Math.max(1000, 10 * viewMs[viewMs.length - 1]!));
+    // ... but never past the limit, so a slow view cannot stretch the run.
+    await sleep(
+      Math.min(Math.max(1000, 10 * viewMs[viewMs.length - 1]!), Math.max(0, deadline - Date.now())),
+    );
   }
   const finished = final.state === 'succeeded' || final.state === 'aborted';
   return {
