@@ -4,7 +4,8 @@
 // Builds the device agent as one executable (Node single-executable application) plus
 // onnxruntime-node's native files beside it, packed as build/agent/edgec-agent-<target>.tar.gz:
 //   1. bundle apps/agent/src/bin.ts with esbuild into one CommonJS file (ORT stays external; the
-//      engine is reduced to its ONNX packing module, and the build fails if tfjs got in),
+//      engine is reduced to its ONNX packing module, and the build fails if tfjs got in), and the
+//      runner child's code into a second one, stored in the binary as a SEA asset,
 //   2. fetch the pinned Node 22 binary for the target from the npm package node-linux-<arch>
 //      (with `npm pack`, cached under build/agent/cache; never installed, so it cannot shadow
 //      the repository's own `node`),
@@ -113,31 +114,75 @@ const zodEnglishOnly = {
   },
 };
 
+// The runner's code (ORT calls, systeminformation for the hardware facts) is a bundle of its own,
+// stored in the binary as a SEA asset and compiled only in runner children: the agent process
+// keeps its main script's source on its heap, so what it never runs should not be in it.
+const RUNNER_ASSET = 'runner.cjs';
+const runnerFromAsset = {
+  name: 'runner-from-asset',
+  setup(b) {
+    b.onResolve({ filter: /\/runners\/runner-child$/ }, () => ({
+      path: 'runner-child',
+      namespace: 'runner-asset',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'runner-asset' }, () => ({
+      loader: 'js',
+      contents: `
+        const { getAsset } = require('node:sea');
+        const { createRequire } = require('node:module');
+        const { dirname, join } = require('node:path');
+        const { compileFunction } = require('node:vm');
+        exports.runRunnerChild = () => {
+          const filename = join(dirname(process.execPath), ${JSON.stringify(RUNNER_ASSET)});
+          const params = ['exports', 'require', 'module', '__filename', '__dirname'];
+          const run = compileFunction(getAsset(${JSON.stringify(RUNNER_ASSET)}, 'utf8'), params, { filename });
+          const module = { exports: {} };
+          run(module.exports, createRequire(filename), module, filename, dirname(filename));
+        };`,
+    }));
+  },
+};
+
+/** One CommonJS bundle; fails the build if tfjs got in. */
+async function bundleEntry(entry, outfile, plugins, external) {
+  const bundled = await build({
+    plugins: [engineForAgent, zodEnglishOnly, ...plugins],
+    metafile: true,
+    entryPoints: [join(root, entry)],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    outfile,
+    external: ['onnxruntime-node', ...external],
+    minify: true,
+    legalComments: 'none',
+    tsconfig: join(root, 'tsconfig.json'),
+    logLevel: 'warning',
+  });
+  const tfjsInputs = Object.keys(bundled.metafile.inputs).filter((p) => p.includes('@tensorflow'));
+  if (tfjsInputs.length > 0) {
+    console.error(
+      `${outfile} must not contain tfjs, but holds ${tfjsInputs.slice(0, 3).join(', ')}`,
+    );
+    process.exit(1);
+  }
+  return bundled.metafile;
+}
+
 console.log(`bundling the agent for ${target}`);
 const bundle = join(out, target, 'agent.cjs');
-const bundled = await build({
-  plugins: [engineForAgent, zodEnglishOnly],
-  metafile: true,
-  entryPoints: [join(root, 'apps/agent/src/bin.ts')],
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  outfile: bundle,
-  external: ['onnxruntime-node'],
-  minify: true,
-  legalComments: 'none',
-  tsconfig: join(root, 'tsconfig.json'),
-  logLevel: 'warning',
-});
-const tfjsInputs = Object.keys(bundled.metafile.inputs).filter((p) => p.includes('@tensorflow'));
-if (tfjsInputs.length > 0) {
-  console.error(
-    `the agent bundle must not contain tfjs, but holds ${tfjsInputs.slice(0, 3).join(', ')}`,
-  );
-  process.exit(1);
-}
-writeFileSync(join(out, target, 'agent-meta.json'), JSON.stringify(bundled.metafile));
+const runnerBundle = join(out, target, RUNNER_ASSET);
+// systeminformation is loaded by the runner's hardware probe only.
+const agentMeta = await bundleEntry(
+  'apps/agent/src/bin.ts',
+  bundle,
+  [runnerFromAsset],
+  ['systeminformation'],
+);
+const runnerMeta = await bundleEntry('apps/agent/src/runners/runner-main.ts', runnerBundle, [], []);
+writeFileSync(join(out, target, 'agent-meta.json'), JSON.stringify(agentMeta));
+writeFileSync(join(out, target, 'runner-meta.json'), JSON.stringify(runnerMeta));
 
 // The agent mostly waits, so the binary starts with lean V8 settings (a 1 MiB young generation
 // instead of 16 MiB per semi-space; the idle heap shrunk after 1 s instead of 8 s). Runner
@@ -161,6 +206,7 @@ writeFileSync(
     useSnapshot: false,
     execArgv: RUNTIME_FLAGS.agent,
     execArgvExtension: 'cli',
+    assets: { [RUNNER_ASSET]: runnerBundle },
   }),
 );
 run(hostNode, ['--experimental-sea-config', seaConfig]);

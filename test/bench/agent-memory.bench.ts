@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- agent-memory [--idle-s S] [--no-build] [--cases LIST]
- *                               [--agent-node-options "FLAGS"] [--agent-env K=V,...]`
+ *                               [--agent-node-options "FLAGS"] [--agent-env K=V,...]
+ *                               [--keepalive-s S]`
  *
  * Resident memory of the packaged agent (build/agent/edgec-agent-linux-x64.tar.gz, built when
  * missing or older than its sources) while it idles, against the target of 60 MB (57.2 MiB)
@@ -13,13 +14,14 @@
  * environment its systemd unit gives it (deploy/agent/edgec-agent.service):
  *   - the agent with its binary dropped from the page cache first (a device after a reboot)
  *     and with all of it cached (right after install), and the cached agent idling again after
- *     deploying an 8.5 MB model (fetch, verify, one inference in a runner child), also when
- *     started by hand, without the unit's environment;
+ *     deploying an 8.5 MB model (fetch, verify, one inference in a runner child); the cached
+ *     cases also started by hand, without the unit's environment;
  *   - the stock Node binary, empty script, without and with the agent's flags.
  * Where it goes is read from /proc/<pid>/smaps: the binary's code (r-x), read-only data
  * (r--: V8's startup snapshot, Node's built-in JavaScript, ICU data), malloc's main heap, other
  * anonymous memory (V8's heap spaces, thread stacks and arenas) and shared libraries.
- * --cases picks some of dropped, cached, deploy, deploy-by-hand, node, node-flags (default: all);
+ * --cases picks some of dropped, cached, start-by-hand, deploy, deploy-by-hand, node, node-flags
+ * (default: all);
  * --agent-node-options and --agent-env try flags or environment on the agent before baking them in.
  * Writes bench-results/agent-memory.json.
  */
@@ -43,9 +45,13 @@ const { values } = parseArgs({
   options: {
     'idle-s': { type: 'string', default: '30' },
     'no-build': { type: 'boolean', default: false },
-    cases: { type: 'string', default: 'dropped,cached,deploy,deploy-by-hand,node,node-flags' },
+    cases: {
+      type: 'string',
+      default: 'dropped,cached,start-by-hand,deploy,deploy-by-hand,node,node-flags',
+    },
     'agent-node-options': { type: 'string', default: '' },
     'agent-env': { type: 'string', default: '' },
+    'keepalive-s': { type: 'string', default: '30' },
   },
 });
 const IDLE_S = Number(values['idle-s']);
@@ -184,7 +190,7 @@ async function agentCase(
     brokerUrl: broker.url,
     dataDir: join(dir.path, 'data'),
     trustedKeyPem: cp.keys.publicKeyPem,
-    extra: { keepaliveSec: 30 },
+    extra: { keepaliveSec: Number(values['keepalive-s']) },
     command: { file: binary, args: AGENT_ARGS },
   });
   process.env = savedEnv;
@@ -263,6 +269,9 @@ async function main(): Promise<void> {
   try {
     if (CASES.has('dropped')) cases.push(await agentCase(broker, binary, 'dropped', false));
     if (CASES.has('cached')) cases.push(await agentCase(broker, binary, 'cached', false));
+    if (CASES.has('start-by-hand')) {
+      cases.push(await agentCase(broker, binary, 'cached', false, false));
+    }
     if (CASES.has('deploy')) cases.push(await agentCase(broker, binary, 'cached', true));
     if (CASES.has('deploy-by-hand')) {
       cases.push(await agentCase(broker, binary, 'cached', true, false));

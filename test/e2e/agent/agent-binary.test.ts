@@ -36,6 +36,7 @@ import {
 const ROOT = join(__dirname, '../../..');
 const TARBALL = join(ROOT, 'build/agent/edgec-agent-linux-x64.tar.gz');
 const METAFILE = join(ROOT, 'build/agent/linux-x64/agent-meta.json');
+const RUNNER_METAFILE = join(ROOT, 'build/agent/linux-x64/runner-meta.json');
 
 /** Newest modification time of the sources that go into the binary. */
 function newestSourceMs(): number {
@@ -75,6 +76,7 @@ describe(
       const stale =
         !existsSync(TARBALL) ||
         !existsSync(METAFILE) ||
+        !existsSync(RUNNER_METAFILE) ||
         statSync(TARBALL).mtimeMs < newestSourceMs();
       if (stale) {
         const built = spawnSync('npm', ['run', 'build:agent', '--', '--target', 'linux-x64'], {
@@ -88,6 +90,10 @@ describe(
       binary = join(dir.path, 'edgec-agent', 'edgec-agent');
       broker = await startAedes();
       cp = await FakeControlPlane.connect(broker.url, DEVICE);
+      // Started as its systemd unit starts it: with the unit's environment (the unit test in
+      // runtime-flags.spec.ts keeps AGENT_ENVIRONMENT and the unit file equal).
+      const saved = { ...process.env };
+      Object.assign(process.env, AGENT_ENVIRONMENT);
       agent = spawnAgent({
         deviceId: DEVICE,
         brokerUrl: broker.url,
@@ -95,6 +101,7 @@ describe(
         trustedKeyPem: cp.keys.publicKeyPem,
         command: { file: binary, args: [] },
       });
+      process.env = saved;
     });
     after(async () => {
       await agent?.stop();
@@ -107,8 +114,10 @@ describe(
       await waitUntil(() => cp.hellos.length > 0, 30_000, 'hello from the binary');
       assert.match(cp.hellos[0]!.runtime.ort.version, /^1\./);
       assert.match(cp.hellos[0]!.runtime.node, /^22\./);
+      // From systeminformation, which only the runner's bundle (a SEA asset) carries.
+      assert.ok(cp.hellos[0]!.hardware.cpu.vendor, JSON.stringify(cp.hellos[0]!.hardware));
       // V8's memory reducer shrinks the heap about a second after start-up work ends (the
-      // binary's --gc-memory-reducer-start-delay-ms); measured 54.7-55.2 MiB once it has.
+      // binary's --gc-memory-reducer-start-delay-ms); measured 53.1-53.3 MiB once it has.
       const started = Date.now();
       let rss = rssBytes(agent.proc.pid!);
       while (rss > IDLE_RSS_TARGET_BYTES && Date.now() - started < 45_000) {
@@ -166,7 +175,7 @@ describe(
       assert.equal(stockLimit - bare.heapSizeLimitBytes, 3 * 15 * 2 ** 20);
     });
 
-    it('bundles the engine as its ONNX packing module only: no tfjs in the binary', () => {
+    it('bundles the engine as its ONNX packing module only (no tfjs), and the runner apart', () => {
       const inputs = Object.keys(
         (JSON.parse(readFileSync(METAFILE, 'utf8')) as { inputs: Record<string, unknown> }).inputs,
       );
@@ -176,6 +185,18 @@ describe(
       );
       assert.ok(inputs.some((p) => p.endsWith('libs/engine/src/onnx/packed-weights.ts')));
       assert.ok(!inputs.some((p) => p.includes('libs/engine/src/graph/')));
+      // The runner's code and systeminformation are in the runner's bundle, not the agent's.
+      const runnerInputs = Object.keys(
+        (JSON.parse(readFileSync(RUNNER_METAFILE, 'utf8')) as { inputs: Record<string, unknown> })
+          .inputs,
+      );
+      for (const only of ['systeminformation', 'apps/agent/src/runners/runner-child.ts']) {
+        assert.ok(!inputs.some((p) => p.includes(only)), `${only} in the agent bundle`);
+        assert.ok(
+          runnerInputs.some((p) => p.includes(only)),
+          `${only} not in the runner bundle`,
+        );
+      }
     });
 
     it('benchmarks and activates a bit-packed 2-bit export (expanded before ORT loads it)', async () => {
