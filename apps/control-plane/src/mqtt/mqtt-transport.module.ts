@@ -1,8 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { LOGGER, type Logger } from '../common/logger';
 import { CONFIG, type ControlPlaneConfig } from '../config/control-plane.config';
+import { AuthModule } from '../auth/auth.module';
+import { DeviceCredentialsVerifier } from '../auth/device-credentials.verifier';
 import { DevicesModule } from '../devices/devices.module';
-import { DevicesService } from '../devices/devices.service';
 import { ControlPlaneCredentialsRepository } from './control-plane-credentials.repository';
 import { EmbeddedBrokerTransport } from './embedded-broker.transport';
 import { ExternalBrokerTransport } from './external-broker.transport';
@@ -12,17 +13,17 @@ import { MQTT_TRANSPORT, type MqttTransport } from './mqtt-transport';
 /** Chooses the broker from the config: embedded aedes (default) or an external URL. */
 @Global()
 @Module({
-  imports: [DevicesModule],
+  imports: [DevicesModule, AuthModule],
   providers: [
     ControlPlaneCredentialsRepository,
     MosquittoFilesWriter,
     {
       provide: MQTT_TRANSPORT,
-      inject: [CONFIG, LOGGER, DevicesService, ControlPlaneCredentialsRepository],
+      inject: [CONFIG, LOGGER, DeviceCredentialsVerifier, ControlPlaneCredentialsRepository],
       useFactory: (
         config: ControlPlaneConfig,
         logger: Logger,
-        devices: DevicesService,
+        devices: DeviceCredentialsVerifier,
         identity: ControlPlaneCredentialsRepository,
       ): MqttTransport =>
         config.mqtt.mode === 'external'
@@ -37,7 +38,8 @@ import { MQTT_TRANSPORT, type MqttTransport } from './mqtt-transport';
               host: config.mqtt.host,
               port: config.mqtt.port,
               wsPort: config.mqtt.wsPort,
-              authenticateDevice: (username, password) => devices.authenticate(username, password),
+              // Shared with the artifact route: one PBKDF2 per device, not per CONNECT and request.
+              authenticateDevice: (username, password) => devices.verify(username, password),
               controlPlane: { username: identity.username, password: identity.password },
               logger: logger.child({ component: 'mqtt' }),
             }),
