@@ -231,6 +231,7 @@ async function runRollout(
   soakMs: number,
   timeoutMs: number,
 ): Promise<{
+  id?: string;
   state: string;
   reason: string | null;
   done: number;
@@ -268,6 +269,7 @@ async function runRollout(
   }
   const finished = final.state === 'succeeded' || final.state === 'aborted';
   return {
+    id: created.id,
     state: finished ? final.state : `${final.state}, stopped at the ${timeoutMs / 1000} s limit`,
     reason: final.reason,
     done: final.targetCounts.done ?? 0,
@@ -471,7 +473,22 @@ async function run(
       t = Date.now();
       outcome = await runFanout(api, db, variant.id, devices, timeoutMs);
     }
-    const seconds = (Date.now() - t) / 1000;
+    let seconds = (Date.now() - t) / 1000;
+    // The watcher polls at intervals; a finished rollout's own timestamps say when it ended.
+    const row = outcome.id
+      ? (db.prepare('SELECT created_at, finished_at FROM rollouts WHERE id = ?').get(outcome.id) as
+          { created_at: number; finished_at: number | null } | undefined)
+      : undefined;
+    if (row?.finished_at) {
+      seconds = (row.finished_at - row.created_at) / 1000;
+      const waveEnds = db
+        .prepare('SELECT idx, finished_at FROM rollout_waves WHERE rollout_id = ? ORDER BY idx')
+        .all(outcome.id) as { idx: number; finished_at: number | null }[];
+      outcome.waves.forEach((w, i) => {
+        const end = waveEnds[i]?.finished_at;
+        if (end) w.doneAtSeconds = (end - row.created_at) / 1000;
+      });
+    }
     const usage = await phaseEnd();
     const stats = await swarm.stats();
     const reportsStored = count('SELECT COUNT(*) AS n FROM measurements') - reportsBefore;
