@@ -153,7 +153,18 @@ describe('compression jobs over REST', () => {
       .set(fx.auth);
     assert.equal(pareto.status, 200, JSON.stringify(pareto.body));
     const ids = (pareto.body.points as { variantId: string }[]).map((p) => p.variantId);
-    for (const id of [base.variantId, ...job.candidateVariantIds]) assert.ok(ids.includes(id));
+    // One point per candidate: the engine round, naming its ONNX twin as what devices run.
+    for (const id of [base.variantId, ...kept.map((r) => r.variantId!)])
+      assert.ok(ids.includes(id), id);
+    for (const r of kept)
+      assert.ok(!ids.includes(r.onnxVariantId!), 'the twin is no point of its own');
+    const deployable = new Map(
+      (pareto.body.points as { variantId: string; deployableVariantId?: string }[]).map((p) => [
+        p.variantId,
+        p.deployableVariantId,
+      ]),
+    );
+    for (const r of kept) assert.equal(deployable.get(r.variantId!), r.onnxVariantId);
     const pruned = (
       pareto.body.points as { variantId: string; p50Ms: number; latencySource: string }[]
     ).find((p) => p.variantId === kept[0]!.variantId)!;
