@@ -24,6 +24,7 @@ import { SystemLoad } from './facts/system-load';
 import { CommandDispatcher, type Logger } from './handlers/command-dispatcher';
 import type { EventBody } from './jobs/command-job';
 import { ArtifactFetcher } from './jobs/artifact-fetcher';
+import { childExpander } from './runners/child-expander';
 import { OrtRunner, readRssBytes } from './runners/ort-runner';
 import type { ProbeResult } from './runners/runner-protocol';
 import { CommandJournalStore } from './store/command-journal-store';
@@ -74,12 +75,19 @@ export class Agent {
     this.log = options.log ?? jsonLogger;
     this.startedAt = this.clock.now();
     mkdirSync(config.dataDir, { recursive: true });
-    this.models = new ModelStore(config.dataDir, config.modelQuotaBytes);
+    this.runner = options.runner ?? new OrtRunner(undefined, this.clock);
+    this.models = new ModelStore(
+      config.dataDir,
+      config.modelQuotaBytes,
+      childExpander(this.runner, {
+        timeoutMs: config.runnerTimeoutMs,
+        memoryLimitBytes: config.runnerMemoryLimitBytes,
+      }),
+    );
     this.deployment = new DeploymentStateStore(config.dataDir);
     this.outbox = new OutboxStore(config.dataDir);
     this.journal = new CommandJournalStore(config.dataDir);
     this.counter = new ConnectionCounterStore(config.dataDir);
-    this.runner = options.runner ?? new OrtRunner(undefined, this.clock);
     this.load = new SystemLoad(config.dataDir);
     this.connection = new MqttConnection(
       {

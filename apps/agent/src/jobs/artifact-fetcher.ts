@@ -173,7 +173,7 @@ export class ArtifactFetcher {
     fetch.missing = new Set(missing);
     fetch.reused = manifest.chunkCount - missing.length;
     if (missing.length === 0) {
-      this.complete(fetch);
+      void this.complete(fetch);
       return true;
     }
     const { http, variantId } = fetch.via;
@@ -259,14 +259,16 @@ export class ArtifactFetcher {
     fetch.fetched++;
     fetch.onProgress?.(1 - fetch.missing.size / manifest.chunkCount);
     this.armStallTimer(fetch);
-    if (fetch.missing.size === 0) this.complete(fetch);
+    if (fetch.missing.size === 0) void this.complete(fetch);
     return true;
   }
 
-  private complete(fetch: ActiveFetch): void {
+  private async complete(fetch: ActiveFetch): Promise<void> {
     const manifest = fetch.manifest!;
+    // Nothing is missing any more: no stall. Expanding a packed model has the runner's own limits.
+    fetch.stallTimer?.cancel();
     try {
-      const path = this.store.assemble(
+      const path = await this.store.assemble(
         manifest,
         new Set([...this.protectedShas(), ...this.inFlight()]),
       );

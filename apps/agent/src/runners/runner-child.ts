@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { AgentError, toAgentError } from '../agent-error';
+import { expandPackedFileSync } from '../store/packed-onnx';
 import { collectStableFacts, fallbackStableFacts } from '../facts/hardware-facts';
 import { summarizeLatencies } from './latency-stats';
 import { loadOrt, type OrtModule } from './load-ort';
@@ -299,6 +300,10 @@ function runtime(): RuntimeResult {
 async function handle(request: RunnerRequest): Promise<RunnerResponse> {
   try {
     if (request.kind === 'runtime') return { kind: 'result', result: runtime() };
+    if (request.kind === 'expand') {
+      const expanded = expandPackedFileSync(request.packedPath, request.outPath);
+      return { kind: 'result', result: { expanded } };
+    }
     const ort = loadOrt();
     switch (request.kind) {
       case 'probe':

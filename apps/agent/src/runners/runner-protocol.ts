@@ -33,7 +33,9 @@ export type RunnerRequest =
   | { kind: 'probe' }
   | { kind: 'runtime' }
   | { kind: 'self-test'; spec: RunSpec }
-  | { kind: 'benchmark'; spec: BenchmarkSpec };
+  | { kind: 'benchmark'; spec: BenchmarkSpec }
+  /** Write the expanded form of a packed low-bit model file to `outPath`. */
+  | { kind: 'expand'; packedPath: string; outPath: string };
 
 export interface ProbeResult {
   ortVersion: string;
@@ -49,6 +51,11 @@ export interface RuntimeResult {
   heapSizeLimitBytes: number;
   /** The runner's values of the variables the agent's unit sets (absent: not set). */
   agentEnvironment: Record<string, string>;
+}
+
+export interface ExpandResult {
+  /** False (nothing written) when the file has no packed weights. */
+  expanded: boolean;
 }
 
 export interface SelfTestResult {
@@ -78,5 +85,8 @@ export type RunnerStep = 'load' | 'self-test' | 'warmup' | 'benchmark' | 'accura
 
 export type RunnerResponse =
   | { kind: 'progress'; step: RunnerStep; fraction: number }
-  | { kind: 'result'; result: ProbeResult | RuntimeResult | SelfTestResult | BenchmarkResult }
+  | {
+      kind: 'result';
+      result: ProbeResult | RuntimeResult | ExpandResult | SelfTestResult | BenchmarkResult;
+    }
   | { kind: 'error'; code: ErrorCode; message: string };

@@ -41,7 +41,7 @@ describe('ModelStore', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('assembles chunks received out of order and duplicated into a verified file', () => {
+  it('assembles chunks received out of order and duplicated into a verified file', async () => {
     const store = new ModelStore(dir, 1 << 20);
     const bytes = randomBytes(10_000);
     const layout = layoutOf(bytes, 4096);
@@ -50,7 +50,7 @@ describe('ModelStore', () => {
     assert.equal(store.writeChunk(layout, 0, chunk(bytes, layout, 0)), false);
     assert.deepEqual(store.missingChunks(layout), [1]);
     store.writeChunk(layout, 1, chunk(bytes, layout, 1));
-    const path = store.assemble(layout);
+    const path = await store.assemble(layout);
     assert.deepEqual(readFileSync(path), bytes);
     assert.equal(store.receivedBytes(layout.sha256), 0);
   });
@@ -63,7 +63,7 @@ describe('ModelStore', () => {
     assert.deepEqual(reopened.missingChunks(layout), [0, 2]);
   });
 
-  it('fetches again a chunk torn by power loss (its region no longer matches its sha256)', () => {
+  it('fetches again a chunk torn by power loss (its region no longer matches its sha256)', async () => {
     const bytes = randomBytes(12_288);
     const layout = layoutOf(bytes, 4096);
     const first = new ModelStore(dir, 1 << 20);
@@ -77,11 +77,11 @@ describe('ModelStore', () => {
     assert.deepEqual(reopened.missingChunks(layout), [1]);
     assert.equal(reopened.usedBytes(), bytes.length, 'the partial file reserves the whole size');
     reopened.writeChunk(layout, 1, chunk(bytes, layout, 1));
-    assert.deepEqual(readFileSync(reopened.assemble(layout)), bytes);
+    assert.deepEqual(readFileSync(await reopened.assemble(layout)), bytes);
     assert.equal(existsSync(part), false, 'assembled by rename: no partial file left');
   });
 
-  it('rejects a chunk of the wrong length and discards everything on a hash mismatch', () => {
+  it('rejects a chunk of the wrong length and discards everything on a hash mismatch', async () => {
     const store = new ModelStore(dir, 1 << 20);
     const bytes = randomBytes(8192);
     const layout = layoutOf(bytes, 4096);
@@ -90,21 +90,21 @@ describe('ModelStore', () => {
     corrupt[17] ^= 0xff;
     store.writeChunk(layout, 0, chunk(bytes, layout, 0));
     store.writeChunk(layout, 1, corrupt);
-    assert.throws(
-      () => store.assemble(layout),
+    await assert.rejects(
+      store.assemble(layout),
       (e: unknown) => e instanceof AgentError && e.code === 'CHECKSUM_MISMATCH',
     );
     assert.equal(store.hasModel(layout.sha256), false);
     assert.deepEqual(store.missingChunks(layout), [0, 1]);
   });
 
-  it('evicts unprotected models for room and refuses with QUOTA_EXCEEDED when it cannot', () => {
+  it('evicts unprotected models for room and refuses with QUOTA_EXCEEDED when it cannot', async () => {
     const store = new ModelStore(dir, 20_000);
     const a = randomBytes(8000);
     const b = randomBytes(8000);
-    const shaA = store.importBytes(a, createHash('sha256').update(a).digest('hex'));
+    const shaA = await store.importBytes(a, createHash('sha256').update(a).digest('hex'));
     const shaB = createHash('sha256').update(b).digest('hex');
-    store.importBytes(b, shaB);
+    await store.importBytes(b, shaB);
     const c = layoutOf(randomBytes(8000), 4096);
     const protectBoth = new Set([createHash('sha256').update(a).digest('hex'), shaB]);
     assert.throws(

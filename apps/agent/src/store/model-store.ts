@@ -21,7 +21,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -31,7 +30,7 @@ import {
 import { join } from 'node:path';
 import { AgentError } from '../agent-error';
 import { fsyncDir, tempPathFor } from './atomic-file';
-import { expandPackedOnnx, fileMayHavePackedWeights } from './packed-onnx';
+import { expandInProcess, fileMayHavePackedWeights, type ExpandPackedFile } from './packed-onnx';
 
 export interface ChunkLayout {
   sha256: string;
@@ -60,6 +59,8 @@ export class ModelStore {
   constructor(
     dataDir: string,
     readonly quotaBytes: number,
+    /** How packed low-bit artifacts are expanded (the agent: in a runner child). */
+    private readonly expand: ExpandPackedFile = expandInProcess,
   ) {
     this.modelsDir = join(dataDir, 'models');
     this.incomingDir = join(dataDir, 'incoming');
@@ -260,7 +261,10 @@ export class ModelStore {
    * is on disk. On a mismatch the partial file is discarded (it cannot be trusted) and
    * CHECKSUM_MISMATCH is thrown.
    */
-  assemble(layout: ChunkLayout, protectedShas: ReadonlySet<string> = new Set()): string {
+  async assemble(
+    layout: ChunkLayout,
+    protectedShas: ReadonlySet<string> = new Set(),
+  ): Promise<string> {
     const target = this.artifactPath(layout.sha256);
     if (existsSync(target)) {
       this.discardIncoming(layout.sha256);
@@ -290,7 +294,7 @@ export class ModelStore {
         `assembled artifact has sha256 ${actual} (${position} bytes), manifest says ${layout.sha256} (${layout.size} bytes)`,
       );
     }
-    this.commit(this.partPath(layout.sha256), layout, protectedShas);
+    await this.commit(this.partPath(layout.sha256), layout, protectedShas);
     return this.modelPath(layout.sha256);
   }
 
@@ -299,11 +303,15 @@ export class ModelStore {
    * expanded form written first, so a present artifact is always loadable; the expanded size must
    * fit the quota like any other bytes.
    */
-  private commit(temp: string, layout: ChunkLayout, protectedShas: ReadonlySet<string>): void {
+  private async commit(
+    temp: string,
+    layout: ChunkLayout,
+    protectedShas: ReadonlySet<string>,
+  ): Promise<void> {
     const target = this.artifactPath(layout.sha256);
     try {
       if (layout.contentType === 'application/onnx' && fileMayHavePackedWeights(temp)) {
-        this.writeExpanded(readFileSync(temp), layout.sha256, protectedShas);
+        await this.writeExpanded(temp, layout.sha256, protectedShas);
       }
       renameSync(temp, target);
     } catch (err) {
@@ -313,32 +321,34 @@ export class ModelStore {
     fsyncDir(this.modelsDir);
   }
 
-  private writeExpanded(
-    bytes: Uint8Array,
+  /**
+   * Expands the packed artifact `packedPath` (verified, not yet committed) into a temp file next
+   * to its final name, makes room for it, then renames it into place.
+   */
+  private async writeExpanded(
+    packedPath: string,
     sha256: string,
     protectedShas: ReadonlySet<string>,
-  ): void {
-    let expanded: Uint8Array;
-    try {
-      expanded = expandPackedOnnx(bytes);
-    } catch (err) {
-      this.discardIncoming(sha256);
-      throw new AgentError(
-        'MODEL_LOAD_FAILED',
-        `artifact ${sha256} has packed weights that cannot be expanded: ${(err as Error).message}`,
-        false,
-      );
-    }
-    if (expanded === bytes) return;
-    this.makeRoom(expanded.length, sha256, protectedShas);
+  ): Promise<void> {
     const path = this.expandedPath(sha256);
     const temp = tempPathFor(path);
     try {
-      writeSynced(temp, expanded);
+      let written: boolean;
+      try {
+        written = await this.expand(packedPath, temp);
+      } catch (err) {
+        this.discardIncoming(sha256);
+        throw new AgentError(
+          'MODEL_LOAD_FAILED',
+          `artifact ${sha256} has packed weights that cannot be expanded: ${(err as Error).message}`,
+          false,
+        );
+      }
+      if (!written) return;
+      this.makeRoom(statSync(temp).size, sha256, protectedShas);
       renameSync(temp, path);
-    } catch (err) {
+    } finally {
       rmSync(temp, { force: true });
-      throw err;
     }
   }
 
@@ -378,12 +388,12 @@ export class ModelStore {
   }
 
   /** Adds a complete file whose bytes are already in memory (HTTP download, tests). */
-  importBytes(
+  async importBytes(
     bytes: Uint8Array,
     expectedSha256: string,
     contentType?: string,
     protectedShas: ReadonlySet<string> = new Set(),
-  ): string {
+  ): Promise<string> {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== expectedSha256) {
       throw new AgentError('CHECKSUM_MISMATCH', `sha256 ${actual}, expected ${expectedSha256}`);
@@ -396,7 +406,7 @@ export class ModelStore {
       chunkSize: bytes.length,
       chunkCount: 1,
     };
-    this.commit(temp, contentType ? { ...layout, contentType } : layout, protectedShas);
+    await this.commit(temp, contentType ? { ...layout, contentType } : layout, protectedShas);
     return this.modelPath(expectedSha256);
   }
 

@@ -8,6 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { META, decodeOnnxModel, encodeModel, expandPackedWeights } from '@edgecompress/engine';
 import { packedTwoBitCnn } from '../../../../test/e2e/agent/packed-fixture';
 import { AgentError } from '../agent-error';
+import { childExpander } from '../runners/child-expander';
+import { OrtRunner } from '../runners/ort-runner';
 import { ModelStore } from './model-store';
 import { fileMayHavePackedWeights, PACKED_WEIGHTS_KEY } from './packed-onnx';
 
@@ -48,7 +50,7 @@ describe('model store: packed low-bit ONNX artifacts', () => {
 
   it('commits a 2-bit artifact expanded, so ORT loads models/<sha>.onnx', async () => {
     const store = new ModelStore(join(dir, 'ok'), 64 << 20);
-    const path = store.importBytes(packed, sha(packed), 'application/onnx');
+    const path = await store.importBytes(packed, sha(packed), 'application/onnx');
     assert.equal(path, join(dir, 'ok', 'models', `${sha(packed)}.expanded.onnx`));
     assert.ok(readFileSync(store.artifactPath(sha(packed))).equals(Buffer.from(packed)));
     const stored = readFileSync(path);
@@ -77,32 +79,73 @@ describe('model store: packed low-bit ONNX artifacts', () => {
     assert.equal(reopened.usedBytes(), 0);
   });
 
-  it('stores the bytes unchanged when the artifact is not ONNX', () => {
+  it('stores the bytes unchanged when the artifact is not ONNX', async () => {
     const store = new ModelStore(join(dir, 'raw'), 64 << 20);
-    const path = store.importBytes(packed, sha(packed), 'application/octet-stream');
+    const path = await store.importBytes(packed, sha(packed), 'application/octet-stream');
     assert.ok(readFileSync(path).equals(Buffer.from(packed)));
   });
 
-  it('refuses a packing that cannot be expanded (MODEL_LOAD_FAILED), leaving nothing behind', () => {
+  it('refuses a packing that cannot be expanded (MODEL_LOAD_FAILED), leaving nothing behind', async () => {
     const model = decodeOnnxModel(packed);
     for (const p of model.metadataProps ?? []) {
       if (p.key === META.packedWeights) p.value = '[{"name":"ghost","dims":[4,4],"bits":2}]';
     }
     const broken = encodeModel(model);
     const store = new ModelStore(join(dir, 'broken'), 64 << 20);
-    assert.throws(
-      () => store.importBytes(broken, sha(broken), 'application/onnx'),
+    await assert.rejects(
+      store.importBytes(broken, sha(broken), 'application/onnx'),
       (err: AgentError) => err.code === 'MODEL_LOAD_FAILED' && /ghost/.test(err.message),
     );
     assert.deepEqual(readdirSync(join(dir, 'broken', 'models')), []);
   });
 
-  it('counts the expanded size against the quota (DISK_FULL, nothing stored)', () => {
+  it('counts the expanded size against the quota (DISK_FULL, nothing stored)', async () => {
     const store = new ModelStore(join(dir, 'small'), packed.length * 2);
-    assert.throws(
-      () => store.importBytes(packed, sha(packed), 'application/onnx'),
+    await assert.rejects(
+      store.importBytes(packed, sha(packed), 'application/onnx'),
       (err: AgentError) => err.code === 'DISK_FULL' && /expands to/.test(err.message),
     );
     assert.deepEqual(readdirSync(join(dir, 'small', 'models')), []);
+  });
+
+  it('expands in a runner child as the agent does: the same bytes as in process', async () => {
+    const expand = childExpander(new OrtRunner(), {
+      timeoutMs: 60_000,
+      memoryLimitBytes: 1 << 30,
+    });
+    const store = new ModelStore(join(dir, 'child'), 64 << 20, expand);
+    const path = await store.importBytes(packed, sha(packed), 'application/onnx');
+    assert.equal(path, join(dir, 'child', 'models', `${sha(packed)}.expanded.onnx`));
+    assert.ok(readFileSync(path).equals(Buffer.from(expandPackedWeights(packed))));
+    assert.deepEqual(readdirSync(join(dir, 'child', 'models')).sort(), [
+      `${sha(packed)}.expanded.onnx`,
+      `${sha(packed)}.onnx`,
+    ]);
+  });
+
+  it('refuses a broken packing from the runner child with its reason, leaving nothing behind', async () => {
+    const model = decodeOnnxModel(packed);
+    for (const p of model.metadataProps ?? []) {
+      if (p.key === META.packedWeights) p.value = '[{"name":"ghost","dims":[4,4],"bits":2}]';
+    }
+    const broken = encodeModel(model);
+    const expand = childExpander(new OrtRunner(), { timeoutMs: 60_000, memoryLimitBytes: 1 << 30 });
+    const store = new ModelStore(join(dir, 'child-broken'), 64 << 20, expand);
+    await assert.rejects(
+      store.importBytes(broken, sha(broken), 'application/onnx'),
+      (err: AgentError) => err.code === 'MODEL_LOAD_FAILED' && /ghost/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(dir, 'child-broken', 'models')), []);
+  });
+
+  it('a runner child killed mid-expansion (time limit) stores nothing, not even a temp file', async () => {
+    const expand = childExpander(new OrtRunner(), { timeoutMs: 1, memoryLimitBytes: 1 << 30 });
+    const store = new ModelStore(join(dir, 'child-killed'), 64 << 20, expand);
+    await assert.rejects(
+      store.importBytes(packed, sha(packed), 'application/onnx'),
+      (err: AgentError) => err.code === 'MODEL_LOAD_FAILED' && /exceeded 1 ms/.test(err.message),
+    );
+    assert.deepEqual(readdirSync(join(dir, 'child-killed', 'models')), []);
+    assert.equal(store.hasModel(sha(packed)), false);
   });
 });

@@ -8,7 +8,7 @@
  * module (scripts/build-agent.mjs points `@edgecompress/engine` there; it imports protobufjs and
  * onnx-proto, never tfjs), and an agent that never sees a packed model never loads it at all.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 
 /** The engine's `META.packedWeights` key (kept equal by packed-onnx.spec.ts). */
 export const PACKED_WEIGHTS_KEY = 'edgecompress.packed_weights';
@@ -56,3 +56,31 @@ export function expandPackedOnnx(bytes: Uint8Array): Uint8Array {
     .expandPackedWeights;
   return expander(bytes);
 }
+
+/**
+ * Writes the expanded form of the packed model file at `packedPath` to `outPath` (fsynced).
+ * Resolves false, writing nothing, when the file has no packed weights; rejects when the packing
+ * is broken. The agent runs it in a runner child (apps/agent/src/runners/child-expander.ts).
+ */
+export type ExpandPackedFile = (packedPath: string, outPath: string) => Promise<boolean>;
+
+/** Expansion in the calling process: what the runner child runs, and the store's default. */
+export function expandPackedFileSync(packedPath: string, outPath: string): boolean {
+  const bytes = readFileSync(packedPath);
+  const expanded = expandPackedOnnx(bytes);
+  if (expanded === bytes) return false;
+  const fd = openSync(outPath, 'w', 0o600);
+  try {
+    let offset = 0;
+    while (offset < expanded.length) {
+      offset += writeSync(fd, expanded, offset, expanded.length - offset);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+export const expandInProcess: ExpandPackedFile = (packedPath, outPath) =>
+  new Promise((resolve) => resolve(expandPackedFileSync(packedPath, outPath)));
