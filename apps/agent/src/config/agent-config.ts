@@ -28,11 +28,15 @@ export const agentSettingsSchema = z.object({
     .optional(),
   /** Bearer token for artifact downloads from the control plane (HTTP fallback). */
   controlPlaneToken: z.string().min(1).optional(),
-  /** Artifacts at least this large are downloaded over HTTP when the command names a variant. */
+  /**
+   * Artifacts at least this large are downloaded over HTTP when the command names a variant:
+   * one request instead of a QoS 1 publish per 64 KiB chunk through the broker (a 1 MB model to
+   * 1,000 devices: 34 s over HTTP, 208-239 s as chunks; docs/benchmarks.md, Fleet).
+   */
   httpDownloadMinBytes: z
     .int()
     .positive()
-    .default(16 * MiB),
+    .default(256 * 1024),
   /** Name the device enrolls under (its id when absent). */
   deviceName: z.string().min(1).max(200).optional(),
   brokerUrl: z
