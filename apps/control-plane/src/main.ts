@@ -19,6 +19,14 @@ import { loadConfig, type ControlPlaneConfig } from './config/control-plane.conf
 import { SqliteDatabase } from './database/sqlite.database';
 import { MQTT_TRANSPORT, type MqttTransport } from './mqtt/mqtt-transport';
 
+/**
+ * Connections the kernel queues for the HTTP port before they are accepted (capped by
+ * net.core.somaxconn). At Node's default of 511, a wave of thousands of devices fetching an
+ * artifact at once overflowed the queue: 1,321 of 10,000 downloads timed out or were reset and
+ * fell back to MQTT chunks (docs/benchmarks.md, Fleet).
+ */
+const HTTP_LISTEN_BACKLOG = 4096;
+
 export { loadConfig, ConfigError, type ControlPlaneConfig } from './config/control-plane.config';
 
 /** REST bodies: JSON up to 1 MiB and 32 levels deep; larger or deeper is a 4xx before parsing. */
@@ -67,7 +75,14 @@ export async function startControlPlane(
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   app.enableShutdownHooks();
-  await app.listen(config.http.port, config.http.host);
+  // Nest hands extra arguments on to http.Server#listen(port, host, backlog, callback); its types
+  // stop at (port, host).
+  const listen = app.listen.bind(app) as unknown as (
+    port: number,
+    host: string,
+    backlog: number,
+  ) => Promise<unknown>;
+  await listen(config.http.port, config.http.host, HTTP_LISTEN_BACKLOG);
   const address = app.getHttpServer().address() as AddressInfo;
   const transport = app.get<MqttTransport>(MQTT_TRANSPORT);
   const httpUrl = `http://${config.http.host}:${address.port}`;
