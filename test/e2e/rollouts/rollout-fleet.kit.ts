@@ -7,6 +7,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import request from 'supertest';
+import { ServerProcessHarness } from '@edgecompress/testing';
+import { createApiToken } from '../../../apps/control-plane/src/main';
 import { spawnAgent, waitUntil, type AgentProcess } from '../agent/agent-test-kit';
 
 export interface FleetEndpoint {
@@ -84,6 +86,34 @@ export async function provisionFleet(
       await Promise.all([...agents.values()].map((a) => a.stop()));
     },
   };
+}
+
+/**
+ * `edgec server` as a child process (so a test can kill it with SIGKILL and start it again on
+ * the same data dir and ports) with an operator token, and real agents provisioned on it. The
+ * server is stopped again if provisioning fails, so the caller only cleans up what it got.
+ */
+export async function startServerProcessFleet(
+  root: string,
+  tokenName: string,
+  deviceIds: readonly string[],
+): Promise<{ server: ServerProcessHarness; fleet: Fleet }> {
+  const dataDir = join(root, 'cp');
+  const { token } = createApiToken(dataDir, tokenName);
+  const server = await ServerProcessHarness.create(dataDir);
+  try {
+    await server.start();
+    const { httpUrl, mqttUrl } = server;
+    const auth = { Authorization: `Bearer ${token}` };
+    const fleet = await provisionFleet(
+      { httpUrl, mqttUrl, auth, dir: root },
+      deviceIds.map((id) => ({ id })),
+    );
+    return { server, fleet };
+  } catch (err) {
+    server.killAll();
+    throw err;
+  }
 }
 
 export interface Variant {

@@ -15,12 +15,11 @@ import { waitUntil } from '../../e2e/agent/agent-test-kit';
 import {
   commandsOf,
   createRollout,
-  provisionFleet,
+  startServerProcessFleet,
   uploadModel,
   waitForRollout,
   type Fleet,
 } from '../../e2e/rollouts/rollout-fleet.kit';
-import { createApiToken } from '../../../apps/control-plane/src/main';
 
 const DEVICE = 'k9-deploy-a';
 
@@ -35,13 +34,7 @@ describe('control plane kill -9 while an agent deploys (real server process, rea
   });
 
   it('sends the queued events after the restart and finishes the deploy', async () => {
-    const dataDir = join(dir.path, 'cp');
-    const { token } = createApiToken(dataDir, 'k9-deploy');
-    const auth = { Authorization: `Bearer ${token}` };
-    server = await ServerProcessHarness.create(dataDir);
-    const { httpUrl, mqttUrl } = server;
-    await server.start();
-    fleet = await provisionFleet({ httpUrl, mqttUrl, auth, dir: dir.path }, [{ id: DEVICE }]);
+    ({ server, fleet } = await startServerProcessFleet(dir.path, 'k9-deploy', [DEVICE]));
     // About 17 MB, so the transfer is still running when the server dies.
     const v1 = await uploadModel(fleet, 'big', mlpModel({ hidden: 64_000, seed: 5 }));
     const rollout = await createRollout(fleet, {

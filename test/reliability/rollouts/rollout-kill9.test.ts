@@ -7,19 +7,17 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { makeTempDir, ServerProcessHarness } from '@edgecompress/testing';
 import { mlpModel } from '../../fixtures/agent/onnx-fixture-models';
 import {
   commandsOf,
   createRollout,
   getRollout,
-  provisionFleet,
+  startServerProcessFleet,
   uploadModel,
   waitForRollout,
   type Fleet,
 } from '../../e2e/rollouts/rollout-fleet.kit';
-import { createApiToken } from '../../../apps/control-plane/src/main';
 
 const DEVICES = ['k9r-a', 'k9r-b', 'k9r-c'];
 
@@ -34,16 +32,7 @@ describe('control plane kill -9 mid-rollout (real server process, real agents)',
   });
 
   it('resumes after the restart with nothing lost and nothing applied twice', async () => {
-    const dataDir = join(dir.path, 'cp');
-    const { token } = createApiToken(dataDir, 'k9-rollout');
-    const auth = { Authorization: `Bearer ${token}` };
-    server = await ServerProcessHarness.create(dataDir);
-    const { httpUrl, mqttUrl } = server;
-    await server.start();
-    fleet = await provisionFleet(
-      { httpUrl, mqttUrl, auth, dir: dir.path },
-      DEVICES.map((id) => ({ id })),
-    );
+    ({ server, fleet } = await startServerProcessFleet(dir.path, 'k9-rollout', DEVICES));
     const v1 = await uploadModel(fleet, 'v1', mlpModel({ hidden: 64, seed: 31 }));
     const rollout = await createRollout(fleet, {
       variantId: v1.variantId,
