@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SQAKD on Fashion-MNIST, one command per run (docs/results.md, SQAKD section).
+#
+#   scripts/sqakd-fashion-mnist.sh <arch> <run>
+#     arch: vgg     VGG-8 at quarter width (the AAP section's unpruned VGG-8/4, trained here if missing)
+#           resnet  ResNet-8 (the AAP section's unpruned ResNet-8)
+#     run:  w2a2 | w4a4 | w8a8   SQAKD: T^2 KL(teacher || student), training labels dropped
+#           w2a2-ce              the same quantizer trained on labels with cross-entropy only
+#           w2a2-cekd            labels: cross-entropy + KD
+#
+# Every run: learned-interval quantizers, 6 epochs x 170 steps x 128 images (1.7 passes over
+# the 60 000 training images), evaluated on the whole 10 000-image test set after each epoch,
+# exported to ONNX (int8 QDQ, int4 QDQ or bit-packed) and checked under ORT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ARCH="${1:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
+RUN="${2:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
+OUT="${OUT:-data/sqakd-runs}" # data/ is git-ignored
+mkdir -p "$OUT"
+edgec() { node bin/edgec.js "$@"; }
+
+case "$ARCH" in
+  vgg)
+    TEACHER="$OUT/vgg8q.ecm"
+    [[ -f "$TEACHER" ]] || edgec train -m vgg8 -d fashion-mnist -e 4 -b 64 --lr 0.05 --pad-crop 2 --width 0.25 -o "$TEACHER"
+    ;;
+  resnet)
+    TEACHER="$OUT/resnet8.ecm"
+    [[ -f "$TEACHER" ]] || edgec train -m resnet8 -d fashion-mnist -e 8 -b 64 --lr 0.05 --pad-crop 2 --workers 2 -o "$TEACHER"
+    ;;
+  *) echo "unknown arch $ARCH" >&2; exit 2 ;;
+esac
+
+case "$RUN" in
+  w2a2 | w4a4 | w8a8) BITS="$RUN"; LOSS=(--loss kd --unlabeled) ;;
+  w2a2-ce) BITS=w2a2; LOSS=(--loss ce) ;;
+  w2a2-cekd) BITS=w2a2; LOSS=(--loss ce+kd) ;;
+  *) echo "unknown run $RUN" >&2; exit 2 ;;
+esac
+
+NAME="$OUT/$ARCH-$RUN"
+edgec compress sqakd -m "$TEACHER" -d fashion-mnist --bits "$BITS" --quantizer learned-interval "${LOSS[@]}" \
+  --epochs 6 --steps-per-epoch 170 -b 128 \
+  -o "$NAME.ecm" --onnx "$NAME.onnx" --report "$NAME.json"
