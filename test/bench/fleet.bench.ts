@@ -2,7 +2,7 @@
  * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer http|full|manifest]
  *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]
  *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]
- *                         [--cpu-prof <dir>]`
+ *                         [--cpu-prof <dir>] [--swarm-cpu-prof <dir>]`
  *
  * A fleet of simulated devices (test/bench/fleet/simulated-agent.ts: plain mqtt.js clients,
  * many per process, several processes, each with its own provisioned credentials, speaking the
@@ -343,11 +343,13 @@ async function run(
     withJob: boolean;
     /** Directory for the control plane's V8 CPU profile (node --cpu-prof), if any. */
     cpuProfDir: string | undefined;
+    /** Directory for the swarm processes' V8 CPU profiles, if any. */
+    swarmCpuProfDir: string | undefined;
   },
 ): Promise<RunResult> {
   const dir = makeTempDir('edgec-bench-fleet-');
   const children: ChildProcess[] = [];
-  const swarm = new AgentSwarm(options.processes);
+  const swarm = new AgentSwarm(options.processes, options.swarmCpuProfDir);
   let sampler: ProcessSampler | undefined;
   let db: BetterSqlite3.Database | undefined;
   const loadAverageAtStart = loadavg()[0]!;
@@ -675,6 +677,7 @@ async function main(): Promise<void> {
       'max-rollout-s': { type: 'string', default: '900' },
       'no-job': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
+      'swarm-cpu-prof': { type: 'string' },
     },
   });
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
@@ -700,6 +703,7 @@ async function main(): Promise<void> {
         maxRolloutS: Number(values['max-rollout-s']),
         withJob: !values['no-job'] && results.length === 0,
         cpuProfDir: values['cpu-prof'],
+        swarmCpuProfDir: values['swarm-cpu-prof'],
       }),
     );
   }

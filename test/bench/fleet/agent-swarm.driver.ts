@@ -23,14 +23,23 @@ const STATS_TIMEOUT_MS = 30_000;
 export class AgentSwarm {
   private readonly children: ChildProcess[] = [];
 
-  constructor(private readonly processes: number) {}
+  /** `cpuProfDir`: each swarm process writes its V8 CPU profile there (node --cpu-prof). */
+  constructor(
+    private readonly processes: number,
+    private readonly cpuProfDir?: string,
+  ) {}
 
   /** Forks the processes and waits until each has loaded its modules. */
   async launch(): Promise<void> {
     await Promise.all(
       Array.from({ length: this.processes }, () => {
         const child = fork(join(__dirname, 'agent-swarm.process.ts'), [], {
-          execArgv: ['-r', '@swc-node/register', '--max-old-space-size=2048'],
+          execArgv: [
+            '-r',
+            '@swc-node/register',
+            '--max-old-space-size=2048',
+            ...(this.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', this.cpuProfDir] : []),
+          ],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
         this.children.push(child);

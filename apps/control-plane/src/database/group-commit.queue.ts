@@ -51,7 +51,7 @@ export class GroupCommitQueue<T, R> {
           try {
             settled.push({
               ok: true,
-              value: this.database.db.transaction(() => this.apply(p.item))(),
+              value: this.database.savepoint(() => this.apply(p.item)),
             });
           } catch (err) {
             settled.push({ ok: false, err: err as Error });

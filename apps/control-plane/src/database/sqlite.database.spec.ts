@@ -64,4 +64,50 @@ describe('SqliteDatabase', () => {
     new SqliteDatabase(path, newer).close();
     assert.throws(() => new SqliteDatabase(path), /newer than this build knows/);
   });
+  it('compiles each SQL text once and keeps cached statements working across a schema change', () => {
+    const database = new SqliteDatabase(join(dir.path, 'cp.db'), [
+      { version: 1, name: 't', sql: 'CREATE TABLE t (x INTEGER PRIMARY KEY)' },
+    ]);
+    const insert = database.db.prepare('INSERT INTO t (x) VALUES (?)');
+    assert.equal(database.db.prepare('INSERT INTO t (x) VALUES (?)'), insert);
+    const count = () => (database.db.prepare('SELECT * FROM t').all() as object[]).length;
+    database.write('test', () => insert.run(1));
+    assert.equal(count(), 1);
+    database.db.exec('ALTER TABLE t ADD COLUMN y TEXT');
+    assert.deepEqual(database.db.prepare('SELECT * FROM t').get(), { x: 1, y: null });
+    // Beyond the cache's size the least recently used text is compiled afresh, still correct.
+    for (let i = 0; i < 600; i++) database.db.prepare(`SELECT ${i} AS v`).get();
+    const again = database.db.prepare('INSERT INTO t (x) VALUES (?)');
+    assert.notEqual(again, insert);
+    database.write('test', () => again.run(2));
+    assert.equal(count(), 2);
+    database.close();
+  });
+
+  it('savepoint: needs an open write; a throw inside undoes only its own rows', () => {
+    const database = new SqliteDatabase(join(dir.path, 'cp.db'), [
+      { version: 1, name: 't', sql: 'CREATE TABLE t (x INTEGER PRIMARY KEY)' },
+    ]);
+    const insert = (x: number) => database.db.prepare('INSERT INTO t (x) VALUES (?)').run(x);
+    assert.throws(() => database.savepoint(() => insert(0)), /needs an open write transaction/);
+    const kinds: string[] = [];
+    database.observeTransactions((kind) => kinds.push(kind));
+    database.write('outer', () => {
+      database.savepoint(() => insert(1));
+      assert.throws(() =>
+        database.savepoint(() => {
+          insert(2);
+          throw new Error('bad item');
+        }),
+      );
+      database.savepoint(() => insert(3));
+    });
+    const rows = database.db.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[];
+    assert.deepEqual(
+      rows.map((r) => r.x),
+      [1, 3],
+    );
+    assert.deepEqual(kinds, ['outer'], 'savepoints are not observed as transactions');
+    database.close();
+  });
 });
