@@ -95,11 +95,21 @@ export class CommandsService {
     body: CommandBody,
     ttlMs = this.config.commands.ttlMs,
   ): CommandView[] {
+    return this.enqueueIds(deviceIds, body, ttlMs).map((id) => this.get(id, false));
+  }
+
+  /**
+   * `enqueue` without reading the rows back: the ids of the queued commands, in the order of
+   * `deviceIds`. Inside a caller's write transaction it is a savepoint, untimed (the rollout
+   * driver queues a wave's commands in one transaction, which is timed as a whole).
+   */
+  enqueueIds(deviceIds: string[], body: CommandBody, ttlMs = this.config.commands.ttlMs): string[] {
     if (deviceIds.length === 0) throw invalid('no target devices');
     const now = this.clock.now();
-    const ids = this.database.write('command.enqueue', () =>
+    const queue = () =>
       deviceIds.map((deviceId) => {
-        this.devices.get(deviceId); // 404 for an unknown device, before anything is written
+        // 404 for an unknown device, before anything is written
+        if (!this.devices.exists(deviceId)) throw notFound('device', deviceId);
         const id = newId('cmd');
         const message = {
           ...body,
@@ -126,10 +136,12 @@ export class CommandsService {
           created_at: now,
         });
         return id;
-      }),
-    );
+      });
+    const ids = this.database.db.inTransaction
+      ? this.database.savepoint(queue)
+      : this.database.write('command.enqueue', queue);
     for (const listener of this.listeners) listener();
-    return ids.map((id) => this.get(id, false));
+    return ids;
   }
 
   get(id: string, withEvents = true): CommandView {

@@ -400,8 +400,8 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   ): void {
     const now = this.clock.now();
     this.writeWithin('rollout.send', () => {
-      const [command] = this.commands.enqueue([deviceId], body, ttlMs);
-      this.rollouts.updateTarget(rollout.id, deviceId, { ...patch, command_id: command!.id }, now);
+      const [commandId] = this.commands.enqueueIds([deviceId], body, ttlMs);
+      this.rollouts.updateTarget(rollout.id, deviceId, { ...patch, command_id: commandId! }, now);
     });
   }
 
