@@ -172,13 +172,14 @@ export class CommandsService {
       // A benchmark report is a measurement even when the command is not ours (an agent may
       // benchmark on its own schedule); the command, if known, completes with it.
       if (event.type === 'benchmark-report') this.measurements.recordReport(deviceId, event, now);
+      // Progress changes nothing about the command (about 20 of a rollout's 28 events per
+      // device are progress): stored, and its command row is not read.
+      if (event.type === 'progress') return 'stored';
       const command = this.commands.get(event.commandId);
       if (!command || command.device_id !== deviceId) return 'stored';
       switch (event.type) {
         case 'ack':
           this.commands.markAcked(command.id, now);
-          break;
-        case 'progress':
           break;
         case 'error':
           if (
