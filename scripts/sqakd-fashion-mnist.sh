@@ -8,9 +8,10 @@
 #           w2a2-ce              the same quantizer trained on labels with cross-entropy only
 #           w2a2-cekd            labels: cross-entropy + KD
 #
-# Every run: learned-interval quantizers, 6 epochs x 170 steps x 128 images (1.7 passes over
-# the 60 000 training images), evaluated on the whole 10 000-image test set after each epoch,
-# exported to ONNX (int8 QDQ, int4 QDQ or bit-packed) and checked under ORT.
+# Every run: learned-interval quantizers, EPOCHS x STEPS x 128 images (default 6 x 170: 1.7
+# passes over the 60 000 training images; e.g. EPOCHS=12 STEPS=200 TAG=long for 5.1 passes),
+# evaluated on the whole 10 000-image test set after each epoch, exported to ONNX (int8 QDQ,
+# int4 QDQ or bit-packed) and checked under ORT. TAG is appended to the output names.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH="${1:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
@@ -38,7 +39,7 @@ case "$RUN" in
   *) echo "unknown run $RUN" >&2; exit 2 ;;
 esac
 
-NAME="$OUT/$ARCH-$RUN"
+NAME="$OUT/$ARCH-$RUN${TAG:+-$TAG}"
 edgec compress sqakd -m "$TEACHER" -d fashion-mnist --bits "$BITS" --quantizer learned-interval "${LOSS[@]}" \
-  --epochs 6 --steps-per-epoch 170 -b 128 \
+  --epochs "${EPOCHS:-6}" --steps-per-epoch "${STEPS:-170}" -b 128 \
   -o "$NAME.ecm" --onnx "$NAME.onnx" --report "$NAME.json"
