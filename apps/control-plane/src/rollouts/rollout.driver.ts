@@ -30,8 +30,19 @@ import {
 
 /** How often the driver looks at active rollouts (on the injected clock). */
 const TICK_MS = 200;
-/** Fine progress steps (fetch, verify, load ...) are copied to targets at most this often. */
+/**
+ * Fine progress steps (fetch, verify, load ...) are copied to targets at most this often, and
+ * at most once per this many times the last copy took (display only; its query reads every
+ * in-flight target).
+ */
 const PROGRESS_REFRESH_MS = 1_000;
+const PROGRESS_REFRESH_COST_FACTOR = 20;
+/**
+ * A pass looks only at the commands the outbox reported finished since the last pass; every
+ * this often (and on a rollout's first pass in this process) it reads all of a rollout's
+ * finished commands instead, so nothing depends on a notice alone.
+ */
+const FULL_SCAN_MS = 10_000;
 /** Probe inputs run through the previous variant for the agreement check. */
 const PROBE_COUNT = 64;
 /** Benchmark settings of the rollout's latency checks (the same for new and previous variant). */
@@ -62,6 +73,11 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   /** How long the last pass took: the next waits at least as long (the driver's CPU share ≤ ½). */
   private lastPassMs = 0;
   private readonly progressRefreshedAt = new Map<string, number>();
+  private lastProgressRefreshMs = 0;
+  /** Commands that finished since the last pass began (from the outbox's completion notices). */
+  private readonly finishedSinceLastPass = new Set<string>();
+  private readonly fullScanAt = new Map<string, number>();
+  private unsubscribe: () => void = () => undefined;
   private again = false;
   private stopped = false;
   /** Probe samples published by this process (retained on the broker; once is enough). */
@@ -81,11 +97,13 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   onApplicationBootstrap(): void {
+    this.unsubscribe = this.commands.onCompleted((c) => this.finishedSinceLastPass.add(c.id));
     this.kick();
   }
 
   onApplicationShutdown(): void {
     this.stopped = true;
+    this.unsubscribe();
     this.clock.clearTimeout(this.timer);
   }
 
@@ -115,10 +133,15 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
 
   /** One pass over every rollout with work left. Exposed for tests. */
   async pass(): Promise<void> {
-    for (const id of this.rollouts.activeIds()) {
+    // Notices that arrive while this pass awaits belong to the next one.
+    const finishedIds = [...this.finishedSinceLastPass];
+    this.finishedSinceLastPass.clear();
+    const active = this.rollouts.activeIds();
+    for (const id of this.fullScanAt.keys()) if (!active.includes(id)) this.fullScanAt.delete(id);
+    for (const id of active) {
       if (this.stopped) return;
       try {
-        await this.advance(id);
+        await this.advance(id, finishedIds);
       } catch (err) {
         this.logger.error({ rolloutId: id, err: (err as Error).message }, 'rollout step failed');
       }
@@ -169,8 +192,8 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     if (row) this.hub.offer(rolloutView(row, this.rollouts.waves(id), this.rollouts.targets(id)));
   }
 
-  private async advance(id: string): Promise<void> {
-    const finished = this.rollouts.finishedCommands(id);
+  private async advance(id: string, finishedIds: readonly string[]): Promise<void> {
+    const finished = this.finishedCommands(id, finishedIds);
     if (finished.length > 0) {
       // One transaction for the whole batch: a large wave's results cost one commit per pass.
       const violations = this.database.write('rollout.complete', () =>
@@ -181,9 +204,14 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     // Progress steps are for display only; at 10,000 targets reading them every pass cost more
     // than the decisions.
     const now = this.clock.now();
-    if (now - (this.progressRefreshedAt.get(id) ?? -Infinity) >= PROGRESS_REFRESH_MS) {
+    const refreshEvery = Math.max(
+      PROGRESS_REFRESH_MS,
+      this.lastProgressRefreshMs * PROGRESS_REFRESH_COST_FACTOR,
+    );
+    if (now - (this.progressRefreshedAt.get(id) ?? -Infinity) >= refreshEvery) {
       this.progressRefreshedAt.set(id, now);
       this.refreshSteps(id);
+      this.lastProgressRefreshMs = this.clock.now() - now;
     }
     const rollout = this.rollouts.get(id);
     if (!rollout) return;
@@ -197,6 +225,22 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
       if (!(await this.advanceWave(rollout, current))) return;
       if (this.rollouts.get(id)?.state !== 'running') return;
     }
+  }
+
+  /**
+   * The finished commands this rollout's targets wait for: those among `finishedIds` (the
+   * outbox's notices since the last pass), or all of them on a full scan. A notice may come
+   * before its command's row is committed (a device's result is applied inside the ingest
+   * batch's transaction); such a row is not read as finished here, and the device's redelivery
+   * or the next full scan brings it.
+   */
+  private finishedCommands(id: string, finishedIds: readonly string[]): FinishedCommandRow[] {
+    const now = this.clock.now();
+    if (now - (this.fullScanAt.get(id) ?? -Infinity) >= FULL_SCAN_MS) {
+      this.fullScanAt.set(id, now);
+      return this.rollouts.finishedCommands(id);
+    }
+    return finishedIds.length > 0 ? this.rollouts.finishedCommandsAmong(id, finishedIds) : [];
   }
 
   /** Moves one wave on; true when it is done and the next may start now. */

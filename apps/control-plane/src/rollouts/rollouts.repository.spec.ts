@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir, type TempDir } from '@edgecompress/testing';
 import { SqliteDatabase } from '../database/sqlite.database';
+import { DevicesRepository } from '../devices/devices.repository';
 import { PROGRESS_STEPS_SQL, RolloutsRepository, type RolloutRow } from './rollouts.repository';
 
 const ROLLOUT: RolloutRow = {
@@ -118,5 +119,75 @@ describe('RolloutsRepository', () => {
       details.join('; '),
     );
     assert.ok(!details.some((d) => /^SCAN e\b/.test(d)), details.join('; '));
+  });
+});
+
+describe('RolloutsRepository: finished commands by notice, active rollouts', () => {
+  let dir: TempDir;
+  let database: SqliteDatabase;
+  let repo: RolloutsRepository;
+
+  const command = (id: string, device: string, status: string) =>
+    database.db
+      .prepare(
+        `INSERT INTO commands (id, device_id, kind, payload_json, status, next_attempt_at, deadline_at, created_at, result_json)
+         VALUES (?, ?, 'deploy', '{}', ?, 0, 1, 0, '{"type":"deployed"}')`,
+      )
+      .run(id, device, status);
+
+  before(() => {
+    dir = makeTempDir('edgec-rollouts-finished-');
+    database = new SqliteDatabase(join(dir.path, 'rollouts.db'));
+    repo = new RolloutsRepository(database);
+    const devices = new DevicesRepository(database);
+    database.write('test', () => {
+      for (const d of ['d1', 'd2', 'd3'])
+        devices.insert({ id: d, name: d, secret_hash: 'x', created_at: 0 }, [], []);
+      repo.insertRollout(ROLLOUT);
+      for (const d of ['d1', 'd2', 'd3']) repo.insertTarget('r1', d, 0, 0);
+      repo.updateTarget('r1', 'd1', { phase: 'deploy', command_id: 'c1' }, 0);
+      repo.updateTarget('r1', 'd2', { phase: 'benchmark', command_id: 'c2' }, 0);
+      repo.updateTarget('r1', 'd3', { phase: 'deploy', command_id: 'c3-retry' }, 0);
+      command('c1', 'd1', 'succeeded');
+      command('c2', 'd2', 'acked'); // not finished yet
+      command('c3', 'd3', 'failed'); // finished, but d3 now waits for another command
+      command('c3-retry', 'd3', 'pending');
+      command('c0', 'd1', 'succeeded'); // d1's earlier command
+      for (const [id, state] of [
+        ['r2', 'aborted'],
+        ['r3', 'aborted'],
+        ['r4', 'succeeded'],
+        ['r5', 'paused'],
+      ] as const) {
+        repo.insertRollout({ ...ROLLOUT, id, state });
+        repo.insertTarget(id, 'd1', 0, 0);
+      }
+      repo.updateTarget('r2', 'd1', { rollback: 'needed' }, 0);
+      repo.updateTarget('r3', 'd1', { rollback: 'done' }, 0);
+    });
+  });
+
+  after(() => {
+    database.close();
+    dir.cleanup();
+  });
+
+  it('finishedCommandsAmong: only the given commands that finished and that a target waits for', () => {
+    const among = repo.finishedCommandsAmong('r1', ['c0', 'c1', 'c2', 'c3', 'nope']);
+    assert.deepEqual(among, repo.finishedCommands('r1'));
+    assert.deepEqual(
+      among.map((r) => [r.device_id, r.command_id, r.status, r.result_json]),
+      [['d1', 'c1', 'succeeded', '{"type":"deployed"}']],
+    );
+    assert.deepEqual(repo.finishedCommandsAmong('r2', ['c1']), [], 'not a target of r2 waiting');
+    assert.deepEqual(repo.finishedCommandsAmong('r1', []), []);
+  });
+
+  it('activeIds: running and paused rollouts, aborted ones only while rollbacks are outstanding', () => {
+    assert.deepEqual(repo.activeIds(), ['r1', 'r2', 'r5']);
+    database.write('test', () => repo.updateTarget('r2', 'd1', { rollback: 'sent' }, 1));
+    assert.deepEqual(repo.activeIds(), ['r1', 'r2', 'r5']);
+    database.write('test', () => repo.updateTarget('r2', 'd1', { rollback: 'done' }, 2));
+    assert.deepEqual(repo.activeIds(), ['r1', 'r5']);
   });
 });
