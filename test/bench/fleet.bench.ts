@@ -628,6 +628,13 @@ function printRuns(results: RunResult[]): void {
     console.log(
       `  devices: ${sw.fetches} fetches, ${sw.httpDownloads} over HTTP (${sw.httpMiB} MiB, ${sw.httpFallbacks} fell back to MQTT), ${sw.chunkMiB} MiB of MQTT chunks, ${sw.errors} errors; swarm CPU ${sw.cpuSeconds} s (control plane ${r.rollout.usage.controlPlane.cpuSeconds} s) in ${r.rollout.seconds.toFixed(1)} s`,
     );
+    if (r.rollout.devicesDone > 0) {
+      // What one device done costs each side: the sum bounds the rate on a machine that runs both.
+      const per = (cpuSeconds: number) => ((1000 * cpuSeconds) / r.rollout.devicesDone).toFixed(1);
+      console.log(
+        `  CPU-seconds per 1,000 devices done: control plane ${per(r.rollout.usage.controlPlane.cpuSeconds)}, simulated devices ${per(sw.cpuSeconds)}`,
+      );
+    }
     const device = Object.entries(sw.deviceMs)
       .map(([k, p]) => `${k} ${p ? `${p.p50}/${p.p90}/${p.max}` : '-'}`)
       .join(', ');
