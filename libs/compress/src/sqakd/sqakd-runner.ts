@@ -8,17 +8,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   GraphExecutor,
   Optimizer,
+  augmentBatch,
   batchTensor,
   crossEntropy,
+  deriveSeed,
   distillationLoss,
   epochOrder,
   evaluate,
   gatherBatch,
   isEwgsDeltaName,
   labelTensor,
+  normalizedZero,
   quantizerWeightPrefix,
+  SeededRandom,
   trainStep,
   withoutLabels,
+  type Batch,
   type Dataset,
   type Model,
   type Split,
@@ -72,6 +77,32 @@ function validate(options: SqakdOptions): void {
   if (!(t > 0)) throw new RangeError(`temperature must be > 0, got ${t}`);
 }
 
+function validatePadCrop(padCrop: number, dataset: Dataset): void {
+  const [h, w] = dataset.inputShape;
+  if (!(Number.isInteger(padCrop) && padCrop >= 0 && padCrop < Math.min(h, w)))
+    throw new RangeError(
+      `padCrop must be an integer from 0 to ${Math.min(h, w) - 1} for ${h}x${w} images, got ${padCrop}`,
+    );
+}
+
+/** The batch as training sees it: randomly shifted by up to `padCrop` pixels when asked. */
+function augmented(batch: Batch, dataset: Dataset, padCrop: number, seed: number): Batch {
+  if (padCrop === 0) return batch;
+  const rng = new SeededRandom(seed);
+  const images = augmentBatch(
+    batch.images,
+    batch.count,
+    dataset.inputShape,
+    {
+      padCrop,
+      flip: false,
+      fill: normalizedZero(dataset.normalization, dataset.inputShape[2]),
+    },
+    rng,
+  );
+  return { ...batch, images };
+}
+
 /** The split the training loop may see: images only unless the loss needs labels. */
 export function trainingSplit(split: Split, needsLabels: boolean): Split {
   if (!needsLabels) return withoutLabels(split);
@@ -89,6 +120,8 @@ export function runSqakd(dataset: Dataset, options: SqakdOptions): SqakdResult {
   const batchSize = Math.min(options.batchSize ?? DEFAULTS.batchSize, dataset.train.count);
   const temperature = options.temperature ?? DEFAULTS.temperature;
   const seed = options.seed ?? DEFAULTS.seed;
+  const padCrop = options.padCrop ?? 0;
+  validatePadCrop(padCrop, dataset);
   const split = trainingSplit(dataset.train, needsLabels);
   const shape = dataset.inputShape;
   const size = shape[0] * shape[1] * shape[2];
@@ -178,10 +211,11 @@ export function runSqakd(dataset: Dataset, options: SqakdOptions): SqakdResult {
       let lossSum = 0;
       let steps = 0;
       for (let step = 0; step < perEpoch; step++) {
-        const batch = gatherBatch(
-          split,
-          size,
-          order.subarray(step * batchSize, (step + 1) * batchSize),
+        const batch = augmented(
+          gatherBatch(split, size, order.subarray(step * batchSize, (step + 1) * batchSize)),
+          dataset,
+          padCrop,
+          deriveSeed(seed, epoch, step, 0xa06),
         );
         const x = batchTensor(batch, shape);
         const labels = needsLabels ? labelTensor(batch) : null;
@@ -264,6 +298,7 @@ export function runSqakd(dataset: Dataset, options: SqakdOptions): SqakdResult {
       steps: optimizer.step,
       batchSize,
       seed,
+      padCrop,
       teacherAccuracy,
       decisions: [
         'student = teacher architecture with fake quantizers, initialised from the float model on one training batch',
@@ -275,6 +310,9 @@ export function runSqakd(dataset: Dataset, options: SqakdOptions): SqakdResult {
           ? `EWGS delta of weight quantizers updated by the Hessian-trace rule every ${every} epoch(s) ` +
             '(finite-difference Hutchinson on the quantized kernel); activation deltas stay 0'
           : 'plain straight-through rounding (EWGS delta = 0, as the released code runs)',
+        padCrop > 0
+          ? `training images zero-padded by ${padCrop} px and cropped at a random offset; teacher and student see the same crop`
+          : 'training images used as they are (no augmentation)',
       ],
     };
     return {

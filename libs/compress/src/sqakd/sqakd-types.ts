@@ -22,6 +22,11 @@ export interface SqakdOptions {
   loss?: SqakdLoss;
   seed?: number;
   /**
+   * Zero-pad each training image by this many pixels and crop it back at a random offset; the
+   * teacher and the student see the same crop. 0 (default) trains on the images as they are.
+   */
+  padCrop?: number;
+  /**
    * With quantization.ewgs: re-estimate each weight quantizer's delta by the Hessian-trace rule
    * every N epochs (from epoch 0). Without it delta stays 0 (plain STE, as the released code).
    */
@@ -66,6 +71,7 @@ export interface SqakdProvenance {
   steps: number;
   batchSize: number;
   seed: number;
+  padCrop: number;
   teacherAccuracy: number | null;
   decisions: string[];
 }

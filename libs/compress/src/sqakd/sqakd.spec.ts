@@ -275,6 +275,43 @@ describe('SQAKD', () => {
     );
   });
 
+  it('pad-crop: teacher and student see the same random crop, reproducibly; bad sizes are refused', () => {
+    const firstLosses = (padCrop: number): { losses: number[]; model: Model } => {
+      const losses: number[] = [];
+      const result = runSqakd(data, {
+        teacher,
+        quantization: config('w8a8', 'lsq'),
+        epochs: 1,
+        stepsPerEpoch: 3,
+        batchSize: 32,
+        padCrop,
+        onProgress: (p) => {
+          if (p.step < p.stepsPerEpoch) losses.push(p.loss);
+        },
+      });
+      assert.equal(result.provenance.padCrop, padCrop);
+      return { losses, model: result.model };
+    };
+    const plain = firstLosses(0);
+    const cropped = firstLosses(2);
+    // An 8-bit copy of the teacher agrees with it closely on any input, so the first step's KD
+    // loss stays near zero only if both saw the same crop of each image.
+    assert.ok(plain.losses[0]! < 0.05, `plain first-step loss ${plain.losses[0]}`);
+    assert.ok(cropped.losses[0]! < 0.05, `cropped first-step loss ${cropped.losses[0]}`);
+    const differs = [...plain.model.weights].some(
+      ([name, w]) => !w.data.every((v, i) => v === cropped.model.weights.get(name)!.data[i]),
+    );
+    assert.ok(differs, 'cropping changes what the student learns');
+    const again = firstLosses(2);
+    assert.deepEqual(again.losses, cropped.losses);
+    for (const padCrop of [-1, 8, 1.5]) {
+      assert.throws(
+        () => runSqakd(data, { teacher, quantization: config('w4a4'), epochs: 1, padCrop }),
+        /padCrop must be an integer from 0 to 7 for 8x8 images/,
+      );
+    }
+  });
+
   it('refuses a student that does not match the teacher', () => {
     const other = buildSmallCnn({
       inputShape: [8, 8, 1],

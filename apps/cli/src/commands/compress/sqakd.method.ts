@@ -44,6 +44,7 @@ interface SqakdCliOptions {
   temperature: number;
   evalLimit?: number;
   seed: number;
+  padCrop: number;
   out?: string;
   onnx?: string;
   report?: string;
@@ -142,6 +143,7 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
       weightDecay: o.weightDecay,
       temperature: o.temperature,
       seed: o.seed,
+      padCrop: o.padCrop,
       ...(o.ewgs ? { ewgsUpdateEvery: o.ewgsEvery } : {}),
       ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
       onProgress: (p) => {
@@ -260,6 +262,12 @@ export function register(compress: Command): void {
       int('--eval-limit'),
     )
     .option('--seed <n>', 'seed of the training order', int('--seed'), 0)
+    .option(
+      '--pad-crop <px>',
+      'random crop after padding the training images by px pixels, as `edgec train --pad-crop` (0 = off)',
+      int('--pad-crop'),
+      0,
+    )
     .option('-o, --out <file>', 'write the quantized model file')
     .option('--onnx <file>', 'export the quantized model to ONNX (int8/int4 QDQ, 2-3 bit packed)')
     .option('--report <file>', 'write the history and provenance as JSON')
