@@ -2,7 +2,7 @@
  * `npm run bench -- fleet [--agents 1000,10000] [--processes 4] [--transfer http|full|manifest]
  *                         [--mb 1] [--soak-ms 0] [--mode auto|rollout|fanout]
  *                         [--rest-devices 1000] [--max-rollout-s 900] [--no-job]
- *                         [--cpu-prof <dir>] [--swarm-cpu-prof <dir>]`
+ *                         [--cpu-prof <dir>] [--swarm-cpu-prof <dir>] [--swarm-nice 0]`
  *
  * A fleet of simulated devices (test/bench/fleet/simulated-agent.ts: plain mqtt.js clients,
  * many per process, several processes, each with its own provisioned credentials, speaking the
@@ -345,11 +345,13 @@ async function run(
     cpuProfDir: string | undefined;
     /** Directory for the swarm processes' V8 CPU profiles, if any. */
     swarmCpuProfDir: string | undefined;
+    /** How much nicer than the control plane the swarm processes run (0: the same). */
+    swarmNice: number;
   },
 ): Promise<RunResult> {
   const dir = makeTempDir('edgec-bench-fleet-');
   const children: ChildProcess[] = [];
-  const swarm = new AgentSwarm(options.processes, options.swarmCpuProfDir);
+  const swarm = new AgentSwarm(options.processes, options.swarmCpuProfDir, options.swarmNice);
   let sampler: ProcessSampler | undefined;
   let db: BetterSqlite3.Database | undefined;
   const loadAverageAtStart = loadavg()[0]!;
@@ -685,6 +687,7 @@ async function main(): Promise<void> {
       'no-job': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       'swarm-cpu-prof': { type: 'string' },
+      'swarm-nice': { type: 'string', default: '0' },
     },
   });
   const sizes = values.agents.split(',').map((s) => Number(s.trim()));
@@ -694,6 +697,11 @@ async function main(): Promise<void> {
     throw new Error('--transfer is http, full or manifest');
   if (!['auto', 'rollout', 'fanout'].includes(values.mode))
     throw new Error('--mode is auto, rollout or fanout');
+  const swarmNice = Number(values['swarm-nice']);
+  if (!Number.isInteger(swarmNice) || swarmNice < 0 || swarmNice > 19)
+    throw new Error('--swarm-nice: an integer from 0 to 19');
+  if (swarmNice > 0)
+    console.log(`simulated devices run at nice +${swarmNice} relative to the control plane`);
   const variant = variantOfSize(Number(values.mb));
   console.log(`variant: small CNN, ${variant.byteLength} bytes of float ONNX`);
   const results: RunResult[] = [];
@@ -711,6 +719,7 @@ async function main(): Promise<void> {
         withJob: !values['no-job'] && results.length === 0,
         cpuProfDir: values['cpu-prof'],
         swarmCpuProfDir: values['swarm-cpu-prof'],
+        swarmNice,
       }),
     );
   }

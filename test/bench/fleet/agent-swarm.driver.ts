@@ -1,5 +1,6 @@
 /** The benchmark's side of the agent-swarm processes: fork, start, sum their stats, stop. */
 import { fork, type ChildProcess } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { emptyCounters, type SwarmCounters, type TransferMode } from './simulated-agent';
 import type { SwarmDevice, SwarmReply, SwarmRequest } from './swarm-messages';
@@ -23,10 +24,17 @@ const STATS_TIMEOUT_MS = 30_000;
 export class AgentSwarm {
   private readonly children: ChildProcess[] = [];
 
-  /** `cpuProfDir`: each swarm process writes its V8 CPU profile there (node --cpu-prof). */
+  /**
+   * `cpuProfDir`: each swarm process writes its V8 CPU profile there (node --cpu-prof).
+   * `niceIncrement`: the swarm processes run this much nicer than the benchmark (and the
+   * control plane it starts), so the devices' simulated work, which a real fleet does on the
+   * devices, does not preempt the control plane; it still gets every cycle the control plane
+   * leaves.
+   */
   constructor(
     private readonly processes: number,
     private readonly cpuProfDir?: string,
+    private readonly niceIncrement = 0,
   ) {}
 
   /** Forks the processes and waits until each has loaded its modules. */
@@ -43,6 +51,8 @@ export class AgentSwarm {
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         });
         this.children.push(child);
+        if (this.niceIncrement > 0 && child.pid !== undefined)
+          setPriority(child.pid, Math.min(19, getPriority() + this.niceIncrement));
         return this.reply(child, 'ready', 120_000);
       }),
     );
