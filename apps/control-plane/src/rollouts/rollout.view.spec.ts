@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rolloutView } from './rollout.view';
+import { FAILED_STEPS, rolloutView, rolloutViewOf } from './rollout.view';
 import type { RolloutRow, TargetRow, TargetStep, WaveRow } from './rollouts.repository';
 
 const rollout: RolloutRow = {
@@ -99,6 +99,18 @@ describe('rolloutView target detail', () => {
     assert.deepEqual(
       view.waves.map((w) => w.deviceIds),
       [['dev-0'], []],
+    );
+  });
+  it('from steps alone (as a summary GET reads them) it equals the view from full rows', () => {
+    const steps = targets.map(({ device_id, wave, step }) => ({ device_id, wave, step }));
+    assert.deepEqual(
+      rolloutViewOf(rollout, waves, steps, []),
+      rolloutView(rollout, waves, targets, 'summary'),
+    );
+    const failed = targets.filter((t) => FAILED_STEPS.includes(t.step));
+    assert.deepEqual(
+      rolloutViewOf(rollout, waves, steps, failed),
+      rolloutView(rollout, waves, targets, 'failed'),
     );
   });
 });

@@ -190,4 +190,22 @@ describe('RolloutsRepository: finished commands by notice, active rollouts', () 
     database.write('test', () => repo.updateTarget('r2', 'd1', { rollback: 'done' }, 2));
     assert.deepEqual(repo.activeIds(), ['r1', 'r5']);
   });
+  it('targetSteps and targetsAt: what a summary and a failed-only view read', () => {
+    assert.deepEqual(repo.targetSteps('r1'), [
+      { device_id: 'd1', wave: 0, step: 'pending' },
+      { device_id: 'd2', wave: 0, step: 'pending' },
+      { device_id: 'd3', wave: 0, step: 'pending' },
+    ]);
+    assert.deepEqual(repo.targetsAt('r1', ['failed', 'rolled-back', 'skipped']), []);
+    database.write('test', () => repo.updateTarget('r1', 'd2', { step: 'skipped', error: 'x' }, 3));
+    const skipped = repo.targetsAt('r1', ['failed', 'rolled-back', 'skipped']);
+    assert.deepEqual(
+      skipped.map((t) => [t.device_id, t.step, t.error]),
+      [['d2', 'skipped', 'x']],
+    );
+    assert.deepEqual(
+      skipped,
+      repo.targets('r1').filter((t) => t.step === 'skipped'),
+    );
+  });
 });

@@ -186,6 +186,21 @@ export class RolloutsRepository {
     ).all(rolloutId) as TargetRow[];
   }
 
+  /** Each target's wave and step only (what a summary view needs), in `targets` order. */
+  targetSteps(rolloutId: string): Pick<TargetRow, 'device_id' | 'wave' | 'step'>[] {
+    return this.statement(
+      'SELECT device_id, wave, step FROM rollout_targets WHERE rollout_id = ? ORDER BY wave, device_id',
+    ).all(rolloutId) as Pick<TargetRow, 'device_id' | 'wave' | 'step'>[];
+  }
+
+  /** The targets at one of these steps, in `targets` order. */
+  targetsAt(rolloutId: string, steps: readonly TargetStep[]): TargetRow[] {
+    return this.statement(
+      `SELECT * FROM rollout_targets WHERE rollout_id = ? AND step IN (${steps.map(() => '?').join(', ')})
+         ORDER BY wave, device_id`,
+    ).all(rolloutId, ...steps) as TargetRow[];
+  }
+
   /** One wave's targets (through the (rollout, wave) index, not the whole rollout). */
   waveTargets(rolloutId: string, wave: number): TargetRow[] {
     return this.statement(

@@ -13,7 +13,13 @@ import { readModelInput } from './drift-probe.runner';
 import { RolloutDriver } from './rollout.driver';
 import { RolloutEventsHub, type RolloutEvent } from './rollout-events.hub';
 import { planWaves, type RolloutStrategy } from './rollout-plan';
-import { rolloutView, type RolloutView, type TargetsDetail } from './rollout.view';
+import {
+  FAILED_STEPS,
+  rolloutView,
+  rolloutViewOf,
+  type RolloutView,
+  type TargetsDetail,
+} from './rollout.view';
 import { RolloutsRepository } from './rollouts.repository';
 
 export interface CreateRolloutInput {
@@ -116,7 +122,10 @@ export class RolloutsService {
   get(id: string, targets: TargetsDetail = 'all'): RolloutView {
     const row = this.rollouts.get(id);
     if (!row) throw notFound('rollout', id);
-    return rolloutView(row, this.rollouts.waves(id), this.rollouts.targets(id), targets);
+    const waves = this.rollouts.waves(id);
+    if (targets === 'all') return rolloutView(row, waves, this.rollouts.targets(id));
+    const listed = targets === 'failed' ? this.rollouts.targetsAt(id, FAILED_STEPS) : [];
+    return rolloutViewOf(row, waves, this.rollouts.targetSteps(id), listed);
   }
 
   list(limit: number): RolloutView[] {
