@@ -26,6 +26,7 @@ export interface AapJobOptions {
   validationCount?: number;
   calibrationBatches?: number;
   minChannels?: number;
+  channelMultiple?: number;
   wallClockMs?: number;
   seed?: number;
 }

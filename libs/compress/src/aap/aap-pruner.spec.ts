@@ -106,6 +106,27 @@ describe('AAP runner', () => {
     assert.ok(result.metrics.testAccuracy !== undefined);
   });
 
+  it('channel multiple: every round leaves each conv with a multiple of it, and the run still reaches its target', async () => {
+    const input = tinyResNet();
+    const filters = (m: Model): number[] =>
+      m.graph.nodes.flatMap((n) => (n.op === 'conv2d' ? [n.attrs.filters] : []));
+    assert.ok(filters(input).every((f) => f % 2 === 0));
+    const result = await runAap(input, data, quick('params=0.3', 100, { channelMultiple: 2 }));
+    assert.equal(result.targetMet, true);
+    assert.ok(result.metrics.params <= 0.7 * result.baseline.params);
+    const kept = filters(result.model);
+    assert.ok(
+      kept.every((f) => f % 2 === 0),
+      `conv filters ${kept}`,
+    );
+    assert.notDeepEqual(kept, filters(input));
+    assert.equal(result.provenance.options.channelMultiple, 2);
+    await assert.rejects(
+      runAap(input, data, quick('params=0.3', 100, { channelMultiple: 0 })),
+      /channel multiple must be an integer >= 1, got 0/,
+    );
+  });
+
   it('accuracy objective with a zero drop budget never returns an infeasible round', async () => {
     const result = await runAap(tinyResNet(), data, quick('accuracy', 0, { maxRounds: 4 }));
     assert.equal(result.targetMet, null);

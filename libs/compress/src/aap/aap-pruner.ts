@@ -39,6 +39,7 @@ import {
   groupShares,
   nextEffectiveThreshold,
   planAtThreshold,
+  validateChannelRule,
 } from './threshold-plan';
 
 /** Training split minus a validation tail: the policy never sees test data. */
@@ -117,6 +118,8 @@ export async function runAap(
     pruneClassifier: options.pruneClassifier ?? false,
   };
   const minChannels = options.minChannels ?? 1;
+  const channelRule = { minChannels, multiple: options.channelMultiple ?? 1 };
+  validateChannelRule(channelRule);
   const calibration = {
     batches: options.calibrationBatches ?? 8,
     batchSize: options.calibrationBatchSize ?? 64,
@@ -251,17 +254,17 @@ export async function runAap(
     const shares = groupShares(from, analysis, weighting, await perNodeMs(from));
     // Thresholds that would remove nothing are skipped in whole λ steps (no training needed).
     let threshold = state.threshold;
-    let plan = planAtThreshold(analysis, scores, shares, threshold, minChannels);
+    let plan = planAtThreshold(analysis, scores, shares, threshold, channelRule);
     let skippedSteps = 0;
     if (plan.removed.size === 0) {
-      const effective = nextEffectiveThreshold(analysis, scores, shares, minChannels);
+      const effective = nextEffectiveThreshold(analysis, scores, shares, channelRule);
       if (!Number.isFinite(effective)) {
         stopReason = 'nothing-to-prune';
         break;
       }
       skippedSteps = Math.max(1, Math.ceil((effective - threshold) / state.lambda - 1e-9));
       threshold += skippedSteps * state.lambda;
-      plan = planAtThreshold(analysis, scores, shares, threshold, minChannels);
+      plan = planAtThreshold(analysis, scores, shares, threshold, channelRule);
       state = { ...state, threshold };
     }
     const { model: pruned } = removeChannels(from, analysis, plan.removed);
@@ -369,7 +372,13 @@ export async function runAap(
     provenance: {
       method: 'aap',
       objective,
-      options: { ...recordable, ...depOptions, minChannels, calibration },
+      options: {
+        ...recordable,
+        ...depOptions,
+        minChannels,
+        channelMultiple: channelRule.multiple,
+        calibration,
+      },
       lambda,
       weighting,
       ...(weightingNote ? { weightingNote } : {}),

@@ -24,6 +24,8 @@ export interface AapOptions {
   calibrationBatchSize?: number;
   /** Channels every group keeps (default 1). */
   minChannels?: number;
+  /** Every group keeps a multiple of this many channels, or all it has (default 1). */
+  channelMultiple?: number;
   pruneStem?: boolean;
   pruneClassifier?: boolean;
   /** Examples held out from the END of the training split to judge rounds (default min(5000, 10%)). */

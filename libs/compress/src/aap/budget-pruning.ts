@@ -30,6 +30,8 @@ export interface BudgetPruningOptions extends DependencyOptions {
   targetParams: number;
   fineTune: FineTuneBudget;
   minChannels?: number;
+  /** One-shot attention: every group keeps a multiple of this many channels (default 1). */
+  channelMultiple?: number;
   validationCount?: number;
 }
 
@@ -186,7 +188,11 @@ export async function oneShotAttentionPruning(
   const { removed, knob } = searchBudget(
     model,
     analysis,
-    (t) => planAtThreshold(analysis, scores, shares, t, minChannels).removed,
+    (t) =>
+      planAtThreshold(analysis, scores, shares, t, {
+        minChannels,
+        multiple: options.channelMultiple ?? 1,
+      }).removed,
     top * 1.01 + 1e-9,
     options.targetParams,
   );

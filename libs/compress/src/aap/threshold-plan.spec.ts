@@ -7,6 +7,7 @@ import {
   groupShares,
   nextEffectiveThreshold,
   planAtThreshold,
+  validateChannelRule,
 } from './threshold-plan';
 
 describe('threshold plan', () => {
@@ -26,13 +27,51 @@ describe('threshold plan', () => {
   });
 
   it('prunes score <= T * w_g per group and keeps minChannels', () => {
-    const plan = planAtThreshold(a, scores, shares, 1e9, 2);
+    const plan = planAtThreshold(a, scores, shares, 1e9, { minChannels: 2 });
     for (const g of plan.groups) assert.equal(g.kept, Math.min(2, g.channels));
     const none = planAtThreshold(a, scores, shares, 0);
     assert.equal(none.removed.size, 0);
     const t = nextEffectiveThreshold(a, scores, shares);
     assert.equal(planAtThreshold(a, scores, shares, t * 0.999).removed.size, 0);
     assert.equal(planAtThreshold(a, scores, shares, t).removed.size, 1);
+  });
+
+  it('with a channel multiple every group keeps a multiple of it (or all it has), and the next effective threshold removes a whole block', () => {
+    const multiple = 4;
+    const rule = { multiple };
+    const prunable = a.groups.filter((g) => g.prunable);
+    assert.ok(
+      prunable.some((g) => g.channels.length > multiple),
+      'the fixture has a group larger than one block',
+    );
+    for (const t of [0, 0.5, 1, 2, 4, 8, 16, 64, 1e9].map(
+      (f) => f * nextEffectiveThreshold(a, scores, shares),
+    )) {
+      const plain = planAtThreshold(a, scores, shares, t);
+      const rounded = planAtThreshold(a, scores, shares, t, rule);
+      rounded.groups.forEach((g, i) => {
+        assert.ok(
+          g.kept === g.channels || g.kept % multiple === 0,
+          `group ${g.group}: kept ${g.kept} of ${g.channels} at T=${t}`,
+        );
+        // rounding only ever keeps more, and never more than one block beyond the plain plan
+        assert.ok(g.kept >= plain.groups[i]!.kept && g.kept - plain.groups[i]!.kept < multiple);
+      });
+      // the channels that go are the lowest-scored of what the plain plan removes
+      for (const id of rounded.removed) assert.ok(plain.removed.has(id));
+    }
+    const t = nextEffectiveThreshold(a, scores, shares, rule);
+    assert.ok(Number.isFinite(t));
+    assert.equal(planAtThreshold(a, scores, shares, t * 0.999, rule).removed.size, 0);
+    const first = planAtThreshold(a, scores, shares, t, rule);
+    assert.ok(first.removed.size > 0);
+    for (const g of first.groups) assert.ok(g.kept === g.channels || g.kept % multiple === 0);
+    // a group of one block or less can never lose a channel
+    const huge = planAtThreshold(a, scores, shares, 1e12, { multiple: 1024 });
+    assert.equal(huge.removed.size, 0);
+    assert.equal(nextEffectiveThreshold(a, scores, shares, { multiple: 1024 }), Infinity);
+    assert.throws(() => validateChannelRule({ multiple: 0 }), /integer >= 1, got 0/);
+    assert.throws(() => validateChannelRule({ multiple: 2.5 }), /integer >= 1/);
   });
 
   it('the default lambda prunes about 5% of the prunable channels in its first step', () => {

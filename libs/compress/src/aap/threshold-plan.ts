@@ -1,7 +1,8 @@
 /**
  * From attention scores to a set of channels to remove: each dependency group g prunes the
  * channels whose (summed) score is <= T · w_g, where w_g is the group's share of the prunable
- * parameters, FLOPs or predicted latency; a group always keeps `minChannels`.
+ * parameters, FLOPs or predicted latency; a group always keeps `minChannels`, and with a
+ * `multiple` it keeps a multiple of that many channels (or all it has).
  */
 import type { Model } from '@edgecompress/engine';
 import { type DependencyAnalysis, nodeFlops, nodeParams } from '../pruning';
@@ -59,6 +60,37 @@ export function groupShares(
   return raw;
 }
 
+/** What a group may be left with. */
+export interface ChannelRule {
+  /** Channels every group keeps (default 1). */
+  minChannels?: number;
+  /**
+   * Kept counts are rounded up to a multiple of this (default 1: no rounding). CPU kernels
+   * vectorise over channels in blocks (8 floats in an AVX register; ORT's NCHWc layout); a
+   * count just past a block boundary can run slower than the next block up.
+   */
+  multiple?: number;
+}
+
+export function validateChannelRule(rule: ChannelRule): void {
+  const multiple = rule.multiple ?? 1;
+  if (!(Number.isInteger(multiple) && multiple >= 1))
+    throw new RangeError(`the channel multiple must be an integer >= 1, got ${multiple}`);
+}
+
+/** How many of a group's `count` channels go when `wanted` qualify, after the rule's rounding. */
+function roundedRemoval(count: number, wanted: number, multiple: number): number {
+  if (multiple <= 1 || wanted === 0) return wanted;
+  const kept = Math.min(count, Math.ceil((count - wanted) / multiple) * multiple);
+  return count - kept;
+}
+
+/** The fewest qualifying channels that make the group lose any (Infinity if it never can). */
+function smallestEffectiveRemoval(count: number, maxRemovable: number, multiple: number): number {
+  const needed = multiple <= 1 ? 1 : count - (Math.ceil(count / multiple) - 1) * multiple;
+  return needed >= 1 && needed <= maxRemovable ? needed : Infinity;
+}
+
 export interface GroupPlan {
   group: string;
   channels: number;
@@ -77,8 +109,10 @@ export function planAtThreshold(
   scores: ReadonlyMap<number, number>,
   shares: ReadonlyMap<number, number>,
   threshold: number,
-  minChannels = 1,
+  rule: ChannelRule = {},
 ): PruningPlan {
+  const minChannels = rule.minChannels ?? 1;
+  const multiple = rule.multiple ?? 1;
   const removed = new Set<number>();
   const groups: GroupPlan[] = [];
   analysis.groups.forEach((g, gi) => {
@@ -89,8 +123,9 @@ export function planAtThreshold(
       .map((c) => ({ id: c.id, score: scores.get(c.id) ?? 0 }))
       .sort((a, b) => a.score - b.score || a.id - b.id);
     const maxRemovable = Math.max(0, g.channels.length - Math.max(1, minChannels));
-    let n = 0;
-    while (n < maxRemovable && ranked[n]!.score <= limit) n++;
+    let wanted = 0;
+    while (wanted < maxRemovable && ranked[wanted]!.score <= limit) wanted++;
+    const n = roundedRemoval(g.channels.length, wanted, multiple);
     for (const c of ranked.slice(0, n)) removed.add(c.id);
     groups.push({
       group: g.id,
@@ -103,21 +138,26 @@ export function planAtThreshold(
 }
 
 /**
- * The smallest threshold >= `from` that removes at least one more channel, or Infinity when no
+ * The smallest threshold that removes at least one channel under the rule, or Infinity when no
  * group can lose a channel. Used to skip rounds that would prune nothing.
  */
 export function nextEffectiveThreshold(
   analysis: DependencyAnalysis,
   scores: ReadonlyMap<number, number>,
   shares: ReadonlyMap<number, number>,
-  minChannels = 1,
+  rule: ChannelRule = {},
 ): number {
+  const minChannels = rule.minChannels ?? 1;
+  const multiple = rule.multiple ?? 1;
   let best = Infinity;
   analysis.groups.forEach((g, gi) => {
     const share = shares.get(gi);
-    if (!g.prunable || !share || g.channels.length <= Math.max(1, minChannels)) return;
-    const lowest = Math.min(...g.channels.map((c) => scores.get(c.id) ?? 0));
-    best = Math.min(best, lowest / share);
+    if (!g.prunable || !share) return;
+    const maxRemovable = Math.max(0, g.channels.length - Math.max(1, minChannels));
+    const needed = smallestEffectiveRemoval(g.channels.length, maxRemovable, multiple);
+    if (!Number.isFinite(needed)) return;
+    const ranked = g.channels.map((c) => scores.get(c.id) ?? 0).sort((a, b) => a - b);
+    best = Math.min(best, ranked[needed - 1]! / share);
   });
   return best;
 }

@@ -41,6 +41,7 @@ interface AapCliOptions {
   power: number;
   weighting?: 'params' | 'flops' | 'latency';
   minChannels: number;
+  channelMultiple: number;
   pruneStem: boolean;
   pruneClassifier: boolean;
   calibrationBatches: number;
@@ -145,6 +146,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
         ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
         power: o.power,
         minChannels: o.minChannels,
+        channelMultiple: o.channelMultiple,
         pruneStem: o.pruneStem,
         pruneClassifier: o.pruneClassifier,
         calibrationBatches: o.calibrationBatches,
@@ -219,6 +221,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
       pruneStem: o.pruneStem,
       pruneClassifier: o.pruneClassifier,
       minChannels: o.minChannels,
+      channelMultiple: o.channelMultiple,
       ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
     };
     const l1 = await compress.l1NormPruning(model, dataset, common);
@@ -332,6 +335,12 @@ export function register(compress: Command): void {
     .option('--power <p>', 'attention power p', num('--power'), 1)
     .option('--weighting <kind>', 'threshold weighting: params, flops or latency')
     .option('--min-channels <n>', 'channels every group keeps', int('--min-channels'), 1)
+    .option(
+      '--channel-multiple <n>',
+      'every group keeps a multiple of n channels or all it has (8: blocks CPU kernels vectorise over)',
+      int('--channel-multiple'),
+      1,
+    )
     .option('--no-prune-stem', 'never prune the stem conv')
     .option('--prune-classifier', 'also prune hidden dense layers of the classifier head', false)
     .option(

@@ -107,6 +107,16 @@ export class AapJobOptionsDto {
   @Min(1)
   minChannels?: number;
 
+  @ApiPropertyOptional({
+    default: 1,
+    description: 'Every pruned group keeps a multiple of this many channels, or all it has',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(256)
+  channelMultiple?: number;
+
   @ApiPropertyOptional({ description: 'Wall-clock budget of the search in ms' })
   @IsOptional()
   @IsInt()

@@ -219,6 +219,7 @@ export class JobPipeline {
         ...(o.validationCount !== undefined ? { validationCount: o.validationCount } : {}),
         ...(o.calibrationBatches !== undefined ? { calibrationBatches: o.calibrationBatches } : {}),
         ...(o.minChannels !== undefined ? { minChannels: o.minChannels } : {}),
+        ...(o.channelMultiple !== undefined ? { channelMultiple: o.channelMultiple } : {}),
         ...(o.wallClockMs !== undefined ? { wallClockMs: o.wallClockMs } : {}),
         ...(saved ? { resumeFrom: saved.checkpoint } : {}),
         // Rounds that fail the accuracy guard cannot be kept: predicted, not measured.
