@@ -17,6 +17,7 @@ export function edgec(
   args: string[],
   env: Record<string, string | undefined> = {},
   timeoutMs = 60_000,
+  cwd?: string,
 ): Promise<EdgecRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [EDGEC, ...args], {
@@ -29,6 +30,7 @@ export function edgec(
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(cwd ? { cwd } : {}),
     });
     let stdout = '';
     let stderr = '';
