@@ -77,7 +77,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   /** Commands that finished since the last pass began (from the outbox's completion notices). */
   private readonly finishedSinceLastPass = new Set<string>();
   private readonly fullScanAt = new Map<string, number>();
-  private unsubscribe: () => void = () => undefined;
+  private readonly unsubscribe: () => void;
   private again = false;
   private stopped = false;
   /** Probe samples published by this process (retained on the broker; once is enough). */
@@ -94,10 +94,12 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     private readonly database: SqliteDatabase,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+  ) {
+    // From construction on, so a pass run by hand (tests) sees the notices too.
+    this.unsubscribe = this.commands.onCompleted((c) => this.finishedSinceLastPass.add(c.id));
+  }
 
   onApplicationBootstrap(): void {
-    this.unsubscribe = this.commands.onCompleted((c) => this.finishedSinceLastPass.add(c.id));
     this.kick();
   }
 
