@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
-import { createOrtSession, decodeOnnxModel, expandPackedWeights } from '@edgecompress/engine';
+import { createOrtSession, decodeOnnxModel } from '@edgecompress/engine';
 
 interface Timed {
   file: string;
@@ -62,7 +62,8 @@ async function open(file: string, threads: number, scratch: string): Promise<Tim
     ops: opHistogram(optimizedPath),
     session,
     inputName: session.inputNames[0]!,
-    sampleShape: sampleShapeOf(expandPackedWeights(bytes)),
+    // Packing touches only initializers: the input's shape reads from the file as it is.
+    sampleShape: sampleShapeOf(bytes),
     times: new Map(),
   };
 }

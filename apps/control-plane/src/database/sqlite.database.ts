@@ -82,7 +82,9 @@ export class SqliteDatabase {
    * largest single CPU cost of the ingest path (the repositories prepare their SQL on every
    * call: about 11 of the control plane's 73 busy CPU-seconds in a 1,000-device rollout). A
    * statement runs to completion synchronously (nothing here iterates one lazily or rebinds it),
-   * so sharing one per text is safe; SQLite recompiles a cached statement itself after a
+   * so sharing one per text is safe as long as no caller switches a statement's mode (`pluck`,
+   * `raw`, `expand`, `safeIntegers` would leak to every user of that text: do not use them on
+   * `db.prepare` results); SQLite recompiles a cached statement itself after a
    * schema change.
    */
   private cacheStatements(): void {

@@ -8,22 +8,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   GraphExecutor,
   Optimizer,
-  augmentBatch,
+  augmentTrainingBatch,
   batchTensor,
   crossEntropy,
-  deriveSeed,
   distillationLoss,
   epochOrder,
   evaluate,
   gatherBatch,
   isEwgsDeltaName,
   labelTensor,
-  normalizedZero,
   quantizerWeightPrefix,
-  SeededRandom,
   trainStep,
   withoutLabels,
-  type Batch,
   type Dataset,
   type Model,
   type Split,
@@ -83,24 +79,6 @@ function validatePadCrop(padCrop: number, dataset: Dataset): void {
     throw new RangeError(
       `padCrop must be an integer from 0 to ${Math.min(h, w) - 1} for ${h}x${w} images, got ${padCrop}`,
     );
-}
-
-/** The batch as training sees it: randomly shifted by up to `padCrop` pixels when asked. */
-function augmented(batch: Batch, dataset: Dataset, padCrop: number, seed: number): Batch {
-  if (padCrop === 0) return batch;
-  const rng = new SeededRandom(seed);
-  const images = augmentBatch(
-    batch.images,
-    batch.count,
-    dataset.inputShape,
-    {
-      padCrop,
-      flip: false,
-      fill: normalizedZero(dataset.normalization, dataset.inputShape[2]),
-    },
-    rng,
-  );
-  return { ...batch, images };
 }
 
 /** The split the training loop may see: images only unless the loss needs labels. */
@@ -211,11 +189,12 @@ export function runSqakd(dataset: Dataset, options: SqakdOptions): SqakdResult {
       let lossSum = 0;
       let steps = 0;
       for (let step = 0; step < perEpoch; step++) {
-        const batch = augmented(
+        const batch = augmentTrainingBatch(
           gatherBatch(split, size, order.subarray(step * batchSize, (step + 1) * batchSize)),
           dataset,
-          padCrop,
-          deriveSeed(seed, epoch, step, 0xa06),
+          { padCrop, seed },
+          epoch,
+          step,
         );
         const x = batchTensor(batch, shape);
         const labels = needsLabels ? labelTensor(batch) : null;

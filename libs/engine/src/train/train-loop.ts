@@ -201,23 +201,45 @@ export function trainingBatch(
 ): Batch {
   const size = dataset.inputShape[0] * dataset.inputShape[1] * dataset.inputShape[2];
   const indices = order.subarray(step * config.batchSize, (step + 1) * config.batchSize);
-  const batch = gatherBatch(dataset.train, size, indices);
-  const padCrop = config.padCrop ?? 0;
-  if (padCrop > 0 || config.flip) {
-    const rng = new SeededRandom(deriveSeed(config.seed ?? 0, epoch, step, 0xa06));
-    batch.images = augmentBatch(
-      batch.images,
-      batch.count,
-      dataset.inputShape,
-      {
-        padCrop,
-        flip: config.flip ?? false,
-        fill: normalizedZero(dataset.normalization, dataset.inputShape[2]),
-      },
-      rng,
-    );
-  }
-  return batch;
+  return augmentTrainingBatch(
+    gatherBatch(dataset.train, size, indices),
+    dataset,
+    config,
+    epoch,
+    step,
+  );
+}
+
+/** The training-time augmentation of a run: what `trainingBatch` applies. */
+export type TrainingAugmentation = Pick<TrainConfig, 'padCrop' | 'flip' | 'seed'>;
+
+/**
+ * `batch` shifted (pad-crop) and mirrored as `augmentation` asks, with the seed of step
+ * (epoch, step); the batch itself when it asks for neither. Training loops that assemble their
+ * own batches (distillation, quantization) use it to augment exactly as `train` does.
+ */
+export function augmentTrainingBatch(
+  batch: Batch,
+  dataset: Dataset,
+  augmentation: TrainingAugmentation,
+  epoch: number,
+  step: number,
+): Batch {
+  const padCrop = augmentation.padCrop ?? 0;
+  if (!(padCrop > 0 || augmentation.flip)) return batch;
+  const rng = new SeededRandom(deriveSeed(augmentation.seed ?? 0, epoch, step, 0xa06));
+  const images = augmentBatch(
+    batch.images,
+    batch.count,
+    dataset.inputShape,
+    {
+      padCrop,
+      flip: augmentation.flip ?? false,
+      fill: normalizedZero(dataset.normalization, dataset.inputShape[2]),
+    },
+    rng,
+  );
+  return { ...batch, images };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
