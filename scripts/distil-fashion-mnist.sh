@@ -1,62 +1,106 @@
 #!/usr/bin/env bash
 # CKDF and LCMR on Fashion-MNIST, one command per run (docs/results.md, CKDF and LCMR sections).
 #
-#   scripts/distil-fashion-mnist.sh short   # minutes: every variant once on 1000 images (pipeline proof)
-#   scripts/distil-fashion-mnist.sh ckdf    # hours: student alone, KD, CRD-only, CKDF, CKDF+KD x 3 seeds
-#   scripts/distil-fashion-mnist.sh lcmr    # hours: LCMR log / linear / constant and plain KD x 3 seeds
+#   scripts/distil-fashion-mnist.sh short            # minutes: every variant once on 1000 images
+#   scripts/distil-fashion-mnist.sh small            # every variant x 3 seeds on 5000 images
+#   scripts/distil-fashion-mnist.sh full             # every variant x 3 seeds on all 60000 (days here)
+#   scripts/distil-fashion-mnist.sh small kd:1 ckdf-kd:1   # chosen runs only (variant:seed)
 #
+# Variants: student-alone, kd, crd-only, ckdf, ckdf-kd (CKDF runner, same schedule; the weights
+# of KD, penultimate CRD and layer CRD switch the terms) and lcmr-log, lcmr-linear,
+# lcmr-constant (LCMR runner, same number of steps as the CKDF runs; compare with kd).
 # Teacher resnet20, student resnet8 (same stage shapes, so LCMR can swap stages). The teacher is
-# trained once (skipped when its file exists). Each variant writes a model and a JSON report
-# (history or trace, memory, provenance) to $OUT; a summary line per run goes to $OUT/summary.txt.
+# trained once per scale (skipped when its file exists; runs that need it wait for it). Each run
+# writes a model and a JSON report (history or trace, memory, provenance) to $OUT and a summary
+# line to $OUT/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODE="${1:-short}"
+SCALE="${1:-short}"
+shift || true
 OUT="${OUT:-data/distil-runs}" # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
 
-case "$MODE" in
+case "$SCALE" in
   short)
     DATA=(-d fashion-mnist --limit-train 1000 --limit-test 500)
-    TEACHER_EPOCHS=3; EPOCHS=1; K=512; MEM=1024; TR=30; SEEDS=(0) ;;
-  ckdf | lcmr)
+    TEACHER_EPOCHS=3; EPOCHS=1; K=512; MEM=1024; SEEDS=(0) ;;
+  small)
+    # 5000 training images, each seen 4 times by the students (312 steps of 64); all 10000 test
+    # images. K=1024 negatives per anchor keeps a CKDF step near 2.5 s on one core here.
+    DATA=(-d fashion-mnist --limit-train 5000)
+    TEACHER_EPOCHS=10; EPOCHS=4; K=1024; MEM=2048; SEEDS=(0 1 2) ;;
+  full)
     DATA=(-d fashion-mnist)
-    TEACHER_EPOCHS=15; EPOCHS=15; K=4096; MEM=2048; TR=12000; SEEDS=(0 1 2) ;;
+    TEACHER_EPOCHS=15; EPOCHS=15; K=4096; MEM=4096; SEEDS=(0 1 2) ;;
   *)
-    echo "usage: $0 short|ckdf|lcmr" >&2
+    echo "usage: $0 short|small|full [variant:seed ...]" >&2
     exit 2 ;;
 esac
-TEACHER="$OUT/$MODE-teacher-resnet20.ecm"
-[[ -f "$TEACHER" ]] || edgec train -m resnet20 "${DATA[@]}" -e "$TEACHER_EPOCHS" -b 64 -o "$TEACHER"
+TEACHER="$OUT/$SCALE-teacher-resnet20.ecm"
+
+# LCMR runs as many steps as a CKDF run: its replacing horizon plus a tenth of it to fine-tune.
+steps_per_run() {
+  node -e '
+    const [train, epochs] = process.argv.slice(1).map(Number);
+    process.stdout.write(String(Math.floor(train / 64) * epochs));' "$1" "$2"
+}
+case "$SCALE" in
+  short) TRAIN=1000 ;;
+  small) TRAIN=5000 ;;
+  full) TRAIN=60000 ;;
+esac
+TOTAL_STEPS="$(steps_per_run "$TRAIN" "$EPOCHS")"
+TR=$((TOTAL_STEPS * 10 / 11))
+
+teacher() {
+  # A second caller waits on the lock while the first trains.
+  exec 9>"$TEACHER.lock"
+  flock 9
+  [[ -f "$TEACHER" ]] || edgec train -m resnet20 "${DATA[@]}" -e "$TEACHER_EPOCHS" -b 64 -o "$TEACHER"
+  flock -u 9
+}
 
 ckdf() { # name seed [weights...]
   local name="$1" seed="$2"
   shift 2
+  teacher
   edgec compress ckdf -t "$TEACHER" -s resnet8 "${DATA[@]}" --epochs "$EPOCHS" --nce-k "$K" \
-    --memory-limit-mb "$MEM" --seed "$seed" -o "$OUT/$MODE-$name-s$seed.ecm" \
-    --report "$OUT/$MODE-$name-s$seed.json" "$@" |
-    sed "s/^/[$name seed $seed] /" | tee -a "$OUT/summary.txt"
+    --memory-limit-mb "$MEM" --seed "$seed" -o "$OUT/$SCALE-$name-s$seed.ecm" \
+    --report "$OUT/$SCALE-$name-s$seed.json" "$@" |
+    sed "s/^/[$SCALE $name seed $seed] /" | tee -a "$OUT/summary.txt"
 }
 lcmr() { # name seed curriculum
   local name="$1" seed="$2" curriculum="$3"
+  teacher
   edgec compress lcmr -t "$TEACHER" -s resnet8 "${DATA[@]}" --replace-steps "$TR" \
-    --curriculum "$curriculum" --seed "$seed" -o "$OUT/$MODE-$name-s$seed.ecm" \
-    --report "$OUT/$MODE-$name-s$seed.json" |
-    sed "s/^/[$name seed $seed] /" | tee -a "$OUT/summary.txt"
+    --curriculum "$curriculum" --seed "$seed" -o "$OUT/$SCALE-$name-s$seed.ecm" \
+    --report "$OUT/$SCALE-$name-s$seed.json" |
+    sed "s/^/[$SCALE $name seed $seed] /" | tee -a "$OUT/summary.txt"
 }
 
-for seed in "${SEEDS[@]}"; do
-  if [[ "$MODE" != lcmr ]]; then
-    ckdf student-alone "$seed" --alpha 0 --beta 0 --theta 0
-    ckdf kd "$seed" --alpha 1 --beta 0 --theta 0
-    ckdf crd-only "$seed" --alpha 0 --beta 0.8 --theta 0
-    ckdf ckdf "$seed" --alpha 0 --beta 0.8 --theta 0.1
-    ckdf ckdf-kd "$seed" --alpha 1 --beta 0.8 --theta 0.1
-  fi
-  if [[ "$MODE" != ckdf ]]; then
-    lcmr lcmr-log "$seed" log
-    lcmr lcmr-linear "$seed" linear
-    lcmr lcmr-constant "$seed" constant
-    if [[ "$MODE" == lcmr ]]; then ckdf kd "$seed" --alpha 1 --beta 0 --theta 0; fi
-  fi
-done
+run() { # variant seed
+  case "$1" in
+    student-alone) ckdf "$1" "$2" --alpha 0 --beta 0 --theta 0 ;;
+    kd) ckdf "$1" "$2" --alpha 1 --beta 0 --theta 0 ;;
+    crd-only) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0 ;;
+    ckdf) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0.1 ;;
+    ckdf-kd) ckdf "$1" "$2" --alpha 1 --beta 0.8 --theta 0.1 ;;
+    lcmr-log) lcmr "$1" "$2" log ;;
+    lcmr-linear) lcmr "$1" "$2" linear ;;
+    lcmr-constant) lcmr "$1" "$2" constant ;;
+    *)
+      echo "unknown variant: $1" >&2
+      exit 2 ;;
+  esac
+}
+
+if (($# > 0)); then
+  for spec in "$@"; do run "${spec%%:*}" "${spec##*:}"; done
+else
+  for seed in "${SEEDS[@]}"; do
+    for variant in student-alone kd crd-only ckdf ckdf-kd lcmr-log lcmr-linear lcmr-constant; do
+      run "$variant" "$seed"
+    done
+  done
+fi

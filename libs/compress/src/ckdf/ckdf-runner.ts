@@ -213,6 +213,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
     const variables = new Map([...student.trainable, ...headParams]);
     const studentCapture = pairs.map((p) => p.student);
     const teacherCapture = [...new Set(pairs.flatMap((p) => p.teacherCandidates))];
+    const usesTeacher = o.alpha > 0 || pairs.length > 0;
     const shape = dataset.inputShape;
     const size = shape[0] * shape[1] * shape[2];
     const evalOpts = o.evalLimit ? { limit: o.evalLimit } : {};
@@ -228,7 +229,10 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
         const batch = gatherBatch(split, size, indices);
         const x = batchTensor(batch, shape);
         const labels = batch.labels ? labelTensor(batch) : null;
-        const t = teacher.forward(x, { training: false, capture: teacherCapture });
+        // The student-alone baseline reads nothing of the teacher: skip its forward pass.
+        const t = usesTeacher
+          ? teacher.forward(x, { training: false, capture: teacherCapture })
+          : null;
         const rows = pairs.map(() => sampler.sample(indices, k));
         const kept: { vs: tf.Tensor2D; vt: tf.Tensor2D }[] = [];
         try {
@@ -244,12 +248,12 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
               if (o.alpha > 0)
                 loss = tf.add(
                   loss,
-                  tf.mul(distillationLoss(out.logits, t.logits, o.temperature), o.alpha),
+                  tf.mul(distillationLoss(out.logits, t!.logits, o.temperature), o.alpha),
                 );
               pairs.forEach((pair: FeaturePair, i) => {
                 const fs = poolAndPad(out.captured.get(pair.student)!, pair.dim);
                 const cands = pair.teacherCandidates.map((id) =>
-                  poolAndPad(t.captured.get(id)!, pair.dim),
+                  poolAndPad(t!.captured.get(id)!, pair.dim),
                 );
                 const chosen = pickCandidate(fs, cands, o.match ?? 'last');
                 const counts = picks.get(pair.name) ?? new Map<string, number>();
@@ -277,7 +281,8 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
           o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch: perEpoch, loss });
         } finally {
           for (const v of kept) tf.dispose([v.vs, v.vt]);
-          tf.dispose([x, t.logits, ...t.captured.values(), ...t.stateUpdates.values()]);
+          tf.dispose([x]);
+          if (t) tf.dispose([t.logits, ...t.captured.values(), ...t.stateUpdates.values()]);
           labels?.dispose();
         }
       }
