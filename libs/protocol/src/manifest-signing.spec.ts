@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  verify as cryptoVerify,
+} from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   buildManifest,
@@ -10,6 +15,7 @@ import {
   generateSigningKeyPair,
   manifestSigningBytes,
   sha256Hex,
+  signingKeyId,
   signManifest,
   splitIntoChunks,
   topics,
@@ -118,6 +124,43 @@ describe('manifest signing', () => {
     const { signature: _s, ...unsigned } = manifest;
     const missing = verifyManifest(unsigned, signer.publicKeyPem);
     assert.ok(!missing.ok && missing.code === 'SCHEMA_INVALID');
+  });
+
+  it('names a key the same from PEM, key object or private key, on every call (parsed keys kept)', () => {
+    const der = createPublicKey(signer.publicKeyPem).export({ type: 'spki', format: 'der' });
+    const expected = sha256Hex(der).slice(0, 16);
+    assert.equal(signer.keyId, expected);
+    const privateKey = createPrivateKey(signer.privateKeyPem);
+    for (let round = 0; round < 3; round++) {
+      assert.equal(signingKeyId(signer.publicKeyPem), expected);
+      assert.equal(signingKeyId(createPublicKey(signer.publicKeyPem)), expected);
+      assert.equal(signingKeyId(privateKey), expected);
+      assert.equal(signingKeyId(signer.privateKeyPem), expected);
+    }
+    assert.throws(() => signingKeyId('not a key'));
+  });
+
+  it('still tells trusted from foreign keys once many keys have been seen', () => {
+    const strangers = Array.from({ length: 70 }, () => generateSigningKeyPair());
+    for (const stranger of strangers) {
+      const foreign = verifyManifest(manifest, stranger.publicKeyPem);
+      assert.ok(!foreign.ok && /no trusted key/.test(foreign.message));
+    }
+    const pems = [...strangers.map((k) => k.publicKeyPem), signer.publicKeyPem];
+    assert.ok(verifyManifest(manifest, pems).ok);
+    const bad = Buffer.from(manifest.signature.value, 'base64');
+    bad[0] = (bad[0] as number) ^ 0x01;
+    const tampered = {
+      ...manifest,
+      signature: { ...manifest.signature, value: bad.toString('base64') },
+    };
+    const refused = verifyManifest(tampered, pems);
+    assert.ok(!refused.ok && refused.code === 'SIGNATURE_INVALID');
+    const otherSigner = strangers[0]!;
+    const theirs = signManifest(manifest, otherSigner.privateKeyPem);
+    assert.equal(theirs.signature.keyId, otherSigner.keyId);
+    assert.ok(!verifyManifest(theirs, signer.publicKeyPem).ok);
+    assert.ok(verifyManifest(theirs, pems).ok);
   });
 
   it('rejects an extra field even if the rest is intact (strict schema)', () => {

@@ -34,11 +34,45 @@ function asPrivateKey(key: KeyInput): KeyObject {
   return k;
 }
 
-function asPublicKey(key: KeyInput): KeyObject {
+function parsePublicKey(key: KeyInput): KeyObject {
   const k = key instanceof KeyObject ? key : createPublicKey(key);
   if (k.asymmetricKeyType !== 'ed25519')
     throw new TypeError('manifest verification needs an ed25519 key');
   return k.type === 'private' ? createPublicKey(k) : k;
+}
+
+interface TrustedKey {
+  publicKey: KeyObject;
+  keyId: string;
+}
+
+/**
+ * Parsed keys and their ids, by the key object or PEM text they came from: a device checks a
+ * manifest per artifact against the same few configured keys, and parsing a PEM and exporting
+ * its DER for the id cost more than the ed25519 check itself. Keys are immutable, so an entry
+ * never goes stale; PEM text is bounded (a config holds a handful of keys).
+ */
+const keysByObject = new WeakMap<KeyObject, TrustedKey>();
+const keysByText = new Map<string, TrustedKey>();
+const MAX_KEYS_BY_TEXT = 64;
+
+function trustedKey(key: KeyInput): TrustedKey {
+  if (key instanceof KeyObject) {
+    const hit = keysByObject.get(key);
+    if (hit) return hit;
+  } else if (typeof key === 'string') {
+    const hit = keysByText.get(key);
+    if (hit) return hit;
+  }
+  const publicKey = parsePublicKey(key);
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const entry = { publicKey, keyId: sha256Hex(der).slice(0, 16) };
+  if (key instanceof KeyObject) keysByObject.set(key, entry);
+  else if (typeof key === 'string') {
+    if (keysByText.size >= MAX_KEYS_BY_TEXT) keysByText.clear();
+    keysByText.set(key, entry);
+  }
+  return entry;
 }
 
 export function sha256Hex(data: Uint8Array): string {
@@ -61,8 +95,7 @@ export function generateSigningKeyPair(): {
 
 /** First 16 hex digits of sha256 over the SPKI DER public key: names a key in manifests. */
 export function signingKeyId(key: KeyInput): string {
-  const der = asPublicKey(key).export({ type: 'spki', format: 'der' });
-  return sha256Hex(der).slice(0, 16);
+  return trustedKey(key).keyId;
 }
 
 export interface BuildManifestOptions {
@@ -125,14 +158,14 @@ export function verifyManifest(
   const bytes = manifestSigningBytes(signed);
   const keys = Array.isArray(trustedKeys) ? trustedKeys : [trustedKeys as KeyInput];
   for (const candidate of keys) {
-    let key: KeyObject;
+    let key: TrustedKey;
     try {
-      key = asPublicKey(candidate);
+      key = trustedKey(candidate);
     } catch {
       continue;
     }
-    if (signingKeyId(key) !== signed.signature.keyId) continue;
-    if (verify(null, bytes, key, signature)) return { ok: true, manifest: signed };
+    if (key.keyId !== signed.signature.keyId) continue;
+    if (verify(null, bytes, key.publicKey, signature)) return { ok: true, manifest: signed };
     return {
       ok: false,
       code: 'SIGNATURE_INVALID',
