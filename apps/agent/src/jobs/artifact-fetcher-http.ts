@@ -2,8 +2,9 @@
  * HTTP download of a large artifact from the control plane
  * (`GET {controlPlaneUrl}/api/v1/variants/{variantId}/artifact`). The bytes are trusted exactly
  * as much as chunks over MQTT: the signed manifest still comes over MQTT, and the fetcher cuts
- * the body into the manifest's chunks, checks each chunk's sha256 and the whole file's before
- * anything is stored under its name. Any failure falls back to the MQTT chunks.
+ * the body into the manifest's chunks and checks each against the manifest's signed list of
+ * chunk hashes before anything is stored under its name. Any failure falls back to the MQTT
+ * chunks.
  *
  * The agent authenticates with its own MQTT credentials (HTTP Basic, username = device id), which
  * the control plane accepts on this route for published artifacts; a configured

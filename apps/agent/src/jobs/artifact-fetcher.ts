@@ -1,15 +1,17 @@
 /**
  * Brings one artifact into the model store over MQTT: waits for its retained, signed manifest,
  * checks the ed25519 signature, reserves room under the quota, subscribes to the chunks it does
- * not have yet, checks each chunk's sha256 on arrival, and assembles the file (whole-file sha256
- * checked) once all are in. Chunks survive restarts, so an interrupted fetch resumes.
+ * not have yet, checks each chunk's sha256 on arrival against the manifest's signed list (the
+ * model store does, as it writes the chunk), and assembles the file once all are in: the signed
+ * list binds every byte, so there is no second pass over the file (the verify step re-reads the
+ * stored file before any load, against disk damage). Chunks survive restarts, so an interrupted
+ * fetch resumes.
  * A large artifact of a named variant may come over HTTP from the control plane instead
  * (artifact-fetcher-http.ts): its body is cut into the same chunks and checked the same way;
  * if the download fails, the missing chunks are fetched over MQTT.
  */
 import {
   topics,
-  verifyChunk,
   verifyManifest,
   parseJsonPayload,
   type KeyInput,
@@ -239,15 +241,15 @@ export class ArtifactFetcher {
     if (!fetch) return false;
     const manifest = fetch.manifest;
     if (!manifest || !fetch.missing.has(index)) return true; // early, duplicate or already stored
-    const check = verifyChunk(manifest, index, data);
-    if (!check.ok) {
-      // A bad chunk is dropped; a corrected re-publish can still complete the fetch.
-      fetch.corrupt.add(index);
-      return true;
-    }
     try {
+      // Checks length and sha256 against the signed manifest before writing anything.
       this.store.writeChunk(manifest, index, data);
     } catch (err) {
+      if (err instanceof AgentError && err.code === 'CHECKSUM_MISMATCH') {
+        // A bad chunk is dropped; a corrected re-publish can still complete the fetch.
+        fetch.corrupt.add(index);
+        return true;
+      }
       this.finish(
         fetch,
         new AgentError('DISK_FULL', `cannot store chunk ${index}: ${(err as Error).message}`),

@@ -81,11 +81,35 @@ describe('ModelStore', () => {
     assert.equal(existsSync(part), false, 'assembled by rename: no partial file left');
   });
 
-  it('rejects a chunk of the wrong length and discards everything on a hash mismatch', async () => {
+  it('refuses a chunk of the wrong length or not matching the signed list, writing nothing', async () => {
     const store = new ModelStore(dir, 1 << 20);
     const bytes = randomBytes(8192);
     const layout = layoutOf(bytes, 4096);
     assert.throws(() => store.writeChunk(layout, 0, bytes.subarray(0, 100)), /has 100 bytes/);
+    const corrupt = Buffer.from(chunk(bytes, layout, 1));
+    corrupt[17] ^= 0xff;
+    store.writeChunk(layout, 0, chunk(bytes, layout, 0));
+    assert.throws(
+      () => store.writeChunk(layout, 1, corrupt),
+      (e: unknown) =>
+        e instanceof AgentError && e.code === 'CHECKSUM_MISMATCH' && /chunk 1 /.test(e.message),
+    );
+    assert.deepEqual(store.missingChunks(layout), [1], 'the corrupt chunk is still missing');
+    const part = readFileSync(join(dir, 'incoming', `${layout.sha256}.part`));
+    assert.deepEqual(part.subarray(4096), Buffer.alloc(4096), 'none of its bytes were written');
+    await assert.rejects(
+      store.assemble(layout),
+      (e: unknown) => e instanceof AgentError && e.code === 'ARTIFACT_NOT_FOUND',
+    );
+    assert.equal(store.hasModel(layout.sha256), false);
+    store.writeChunk(layout, 1, chunk(bytes, layout, 1));
+    assert.deepEqual(readFileSync(await store.assemble(layout)), bytes);
+  });
+
+  it('without a chunk list, hashes the whole file at assembly and discards it on a mismatch', async () => {
+    const store = new ModelStore(dir, 1 << 20);
+    const bytes = randomBytes(8192);
+    const { chunks: _list, ...layout } = layoutOf(bytes, 4096);
     const corrupt = Buffer.from(chunk(bytes, layout, 1));
     corrupt[17] ^= 0xff;
     store.writeChunk(layout, 0, chunk(bytes, layout, 0));
@@ -96,6 +120,8 @@ describe('ModelStore', () => {
     );
     assert.equal(store.hasModel(layout.sha256), false);
     assert.deepEqual(store.missingChunks(layout), [0, 1]);
+    for (const i of [1, 0]) store.writeChunk(layout, i, chunk(bytes, layout, i));
+    assert.deepEqual(readFileSync(await store.assemble(layout)), bytes, 'out of order is fine');
   });
 
   it('evicts unprotected models for room and refuses with QUOTA_EXCEEDED when it cannot', async () => {

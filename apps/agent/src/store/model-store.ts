@@ -1,18 +1,23 @@
 /**
  * Content-addressed model files on the device.
  *
- *   models/<sha256>.onnx          complete, hash-verified artifacts (the only files ever loaded)
+ *   models/<sha256>.onnx          complete, verified artifacts (the only files ever loaded)
  *   models/<sha256>.expanded.onnx a packed low-bit artifact's runnable form, written before the
  *                                 artifact itself, so a present artifact always has it
  *   incoming/<sha256>.part        the artifact being received: each chunk written in place at
- *                                 index * chunkSize (one pwrite, no per-chunk file or fsync);
- *                                 kept across restarts, where every region whose sha256 matches
- *                                 the manifest counts as received (a torn write simply does not)
+ *                                 index * chunkSize (one pwrite, no per-chunk file or fsync)
+ *                                 once its sha256 matched the signed manifest's list; kept
+ *                                 across restarts, where every region whose sha256 matches the
+ *                                 list counts as received (a torn write simply does not)
+ *
+ * With the signed list of chunk hashes, a file whose every chunk matched its entry, in order, is
+ * the file the manifest describes (SHA-256 is collision resistant): it is assembled without a
+ * second pass over its bytes. A layout without the list is hashed whole before it is committed.
  *
  * Disk use (complete + incoming) never exceeds the quota: room is made by evicting models that
  * are neither protected (active, previous, in use) nor being received, else QUOTA_EXCEEDED.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -37,13 +42,25 @@ export interface ChunkLayout {
   size: number;
   chunkSize: number;
   chunkCount: number;
-  /** sha256 of each chunk (the signed manifest's list): recognises chunks kept from before a restart. */
+  /**
+   * sha256 of each chunk (the signed manifest's list): every chunk is checked against it when
+   * written and when found in a partial file kept from before a restart.
+   */
   chunks?: readonly string[];
   /** `application/onnx` artifacts with packed low-bit weights are expanded when committed. */
   contentType?: string;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** The layout's chunk list, when it has one entry per chunk. */
+function chunkList(layout: ChunkLayout): readonly string[] | undefined {
+  return layout.chunks?.length === layout.chunkCount ? layout.chunks : undefined;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 export function expectedChunkLength(layout: ChunkLayout, index: number): number {
   if (index < layout.chunkCount - 1) return layout.chunkSize;
@@ -53,7 +70,7 @@ export function expectedChunkLength(layout: ChunkLayout, index: number): number 
 export class ModelStore {
   private readonly modelsDir: string;
   private readonly incomingDir: string;
-  /** Open partial files, the chunks known to be in them, and the running whole-file hash. */
+  /** Open partial files and the chunks known to be in them. */
   private readonly parts = new Map<string, PartialFile>();
 
   constructor(
@@ -173,19 +190,19 @@ export class ModelStore {
     const present = new Set<number>();
     const kept = sizeOf(path) === layout.size;
     const fd = openSync(path, kept ? 'r+' : 'w+', 0o600);
-    if (kept && layout.chunks) {
+    const list = chunkList(layout);
+    if (kept && list) {
       const buffer = Buffer.allocUnsafe(layout.chunkSize);
       for (let i = 0; i < layout.chunkCount; i++) {
         const length = expectedChunkLength(layout, i);
         const read = readSync(fd, buffer, 0, length, i * layout.chunkSize);
-        const digest = createHash('sha256').update(buffer.subarray(0, read)).digest('hex');
-        if (read === length && digest === layout.chunks[i]) present.add(i);
+        if (read === length && sha256Hex(buffer.subarray(0, read)) === list[i]) present.add(i);
       }
     } else if (!kept) {
       // Sized up front, so the quota sees the whole reservation from the first chunk on.
       ftruncateSync(fd, layout.size);
     }
-    const entry: PartialFile = { fd, present, prefixHash: createHash('sha256'), prefixBytes: 0 };
+    const entry: PartialFile = { fd, present, unlisted: 0 };
     this.parts.set(layout.sha256, entry);
     return entry;
   }
@@ -202,9 +219,10 @@ export class ModelStore {
   }
 
   /**
-   * Writes one chunk (whose sha256 the caller checked) in place. Not fsynced: after power loss a
-   * lost or torn chunk fails its hash at the next start and is fetched again. Returns false for
-   * a chunk that was already present.
+   * Writes one chunk in place once its sha256 matches the layout's list (CHECKSUM_MISMATCH and
+   * nothing written otherwise; without a list it is hashed with the whole file at assembly).
+   * Not fsynced: after power loss a lost or torn chunk fails its hash at the next start and is
+   * fetched again. Returns false for a chunk that was already present.
    */
   writeChunk(layout: ChunkLayout, index: number, bytes: Uint8Array): boolean {
     if (!Number.isInteger(index) || index < 0 || index >= layout.chunkCount) {
@@ -222,6 +240,14 @@ export class ModelStore {
     }
     const part = this.part(layout);
     if (part.present.has(index)) return false;
+    const list = chunkList(layout);
+    if (list && sha256Hex(bytes) !== list[index]) {
+      throw new AgentError(
+        'CHECKSUM_MISMATCH',
+        `chunk ${index} of ${layout.sha256} does not match its sha256 in the manifest`,
+      );
+    }
+    if (!list) part.unlisted++;
     let offset = 0;
     while (offset < bytes.length) {
       offset += writeSync(
@@ -233,12 +259,6 @@ export class ModelStore {
       );
     }
     part.present.add(index);
-    // Chunks mostly arrive in order (retained messages, HTTP body): hash them as they come, so
-    // assembly need not read the whole file again.
-    if (index * layout.chunkSize === part.prefixBytes) {
-      part.prefixHash.update(bytes);
-      part.prefixBytes += bytes.length;
-    }
     return true;
   }
 
@@ -256,10 +276,11 @@ export class ModelStore {
   }
 
   /**
-   * Turns the complete partial file into models/<sha256>.onnx: whole-file sha256 checked, data
-   * fsynced, then renamed (no copy). The name appears only after the hash matched and the data
-   * is on disk. On a mismatch the partial file is discarded (it cannot be trusted) and
-   * CHECKSUM_MISMATCH is thrown.
+   * Turns the complete partial file into models/<sha256>.onnx: data fsynced, then renamed (no
+   * copy), so the name appears only once every byte is verified and on disk. Chunks checked
+   * against the signed list need nothing more; any chunk written without it makes the whole
+   * file's sha256 be checked first, and on a mismatch the partial file is discarded (it cannot
+   * be trusted) and CHECKSUM_MISMATCH is thrown.
    */
   async assemble(
     layout: ChunkLayout,
@@ -274,10 +295,16 @@ export class ModelStore {
     if (missing.length > 0) {
       throw new AgentError('ARTIFACT_NOT_FOUND', `${missing.length} chunks still missing`);
     }
-    // The running hash covers the chunks written in order; the rest is read back from the file.
-    const { fd, prefixHash: hash, prefixBytes } = this.part(layout);
+    const { fd, unlisted } = this.part(layout);
+    if (chunkList(layout) && unlisted === 0) {
+      fsyncSync(fd);
+      this.release(layout.sha256);
+      await this.commit(this.partPath(layout.sha256), layout, protectedShas);
+      return this.modelPath(layout.sha256);
+    }
+    const hash = createHash('sha256');
     const buffer = Buffer.allocUnsafe(Math.min(layout.size, 1 << 20));
-    let position = prefixBytes;
+    let position = 0;
     for (;;) {
       const read = readSync(fd, buffer, 0, buffer.length, position);
       if (read === 0) break;
@@ -394,7 +421,7 @@ export class ModelStore {
     contentType?: string,
     protectedShas: ReadonlySet<string> = new Set(),
   ): Promise<string> {
-    const actual = createHash('sha256').update(bytes).digest('hex');
+    const actual = sha256Hex(bytes);
     if (actual !== expectedSha256) {
       throw new AgentError('CHECKSUM_MISMATCH', `sha256 ${actual}, expected ${expectedSha256}`);
     }
@@ -428,10 +455,10 @@ export class ModelStore {
 
 interface PartialFile {
   fd: number;
+  /** Chunks verified against the layout's list (on write, or found intact after a restart). */
   present: Set<number>;
-  /** sha256 of the file's first `prefixBytes` bytes, fed by chunks written in order. */
-  prefixHash: Hash;
-  prefixBytes: number;
+  /** Chunks written without a list to check them: the whole file is hashed at assembly. */
+  unlisted: number;
 }
 
 function sizeOf(path: string): number {
