@@ -7,11 +7,14 @@
  * - fetch: subscribes to the artifact's retained manifest and checks its ed25519 signature.
  *   In `http` transfer mode (what the agent does for an artifact at or above its HTTP
  *   threshold) the body comes from `GET /api/v1/variants/:id/artifact` with the device's own
- *   Basic credentials, each chunk's sha256 and the file's checked (http-artifact.download.ts);
+ *   Basic credentials, each chunk's sha256 checked against the manifest's signed list
+ *   (http-artifact.download.ts);
  *   a failed download falls back to the MQTT chunks, as in the agent. In `full` mode it
  *   subscribes to every chunk and checks each chunk's sha256 against the signed manifest. Either
- *   way the bytes are dropped (nothing is written to disk). In `manifest` mode the chunks are
- *   not fetched: only the signed manifest travels.
+ *   way the bytes are dropped (nothing is written to disk, so the agent's verify step, which
+ *   re-reads the stored file before a load, has nothing to read). In `manifest` mode the chunks
+ *   are not fetched: only the signed manifest travels. An artifact already held reports no
+ *   fetch step, as in the agent.
  * - load / self-test / benchmark: no inference. The latency it reports is the roofline
  *   prediction (libs/profiles) for its device profile, scaled by a fixed per-device factor,
  *   and the benchmark waits as long as the timed runs would have taken.
@@ -410,9 +413,11 @@ export class SimulatedAgent {
     artifact: { sha256: string; variantId?: string },
     progress: (step: ProgressStep, fraction: number) => void,
   ): Promise<{ bytes: number; chunks: number }> {
-    progress('fetch', 0);
+    // As the agent: an artifact already held has no fetch step to report, only the verify step.
+    const held = this.held.has(artifact.sha256);
+    if (!held) progress('fetch', 0);
     const fetched = await this.fetch(artifact.sha256, artifact.variantId);
-    progress('fetch', 1);
+    if (!held) progress('fetch', 1);
     progress('verify', 0);
     progress('verify', 1);
     return fetched;

@@ -16,6 +16,12 @@ export function fetchStep(
   return {
     name: 'fetch',
     async run(ctx) {
+      if (services.models.hasModel(sha256)) {
+        // Already stored (deployed before, or an earlier command of a rollout): nothing to fetch
+        // and nothing to report; the verify step still re-reads the file before any load.
+        ctx.data[dataKey] = { fetchedChunks: 0, reusedChunks: 0 };
+        return;
+      }
       ctx.progress('fetch', 0);
       const fetchOnce = () =>
         services.fetcher.fetch(sha256, (fraction) => ctx.progress('fetch', fraction), {
