@@ -76,4 +76,15 @@ describe('ModelsRepository.listVariants', () => {
       ['v1', 'v3'],
     );
   });
+
+  it('reads a variant file (id, format, size, artifact) as the full row has it, none when unknown', () => {
+    const full = repo.getVariant('v2')!;
+    assert.deepEqual(repo.variantFile('v2'), {
+      id: full.id,
+      format: full.format,
+      bytes: full.bytes,
+      artifact_sha256: full.artifact_sha256,
+    });
+    assert.equal(repo.variantFile('nope'), undefined);
+  });
 });

@@ -26,6 +26,8 @@ export interface VariantRow {
   created_at: number;
 }
 
+export type VariantFileRow = Pick<VariantRow, 'id' | 'format' | 'bytes' | 'artifact_sha256'>;
+
 /** Models and their variants (the original is the root variant, method "original"). */
 @Injectable()
 export class ModelsRepository {
@@ -68,6 +70,13 @@ export class ModelsRepository {
 
   getVariant(id: string): VariantRow | undefined {
     return this.db.prepare('SELECT * FROM variants WHERE id = ?').get(id) as VariantRow | undefined;
+  }
+
+  /** What a download needs of a variant: its file, not its options or provenance. */
+  variantFile(id: string): VariantFileRow | undefined {
+    return this.db
+      .prepare('SELECT id, format, bytes, artifact_sha256 FROM variants WHERE id = ?')
+      .get(id) as VariantFileRow | undefined;
   }
 
   listVariants(filter: { modelId?: string; method?: string }): VariantRow[] {

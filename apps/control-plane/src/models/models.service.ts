@@ -8,7 +8,12 @@ import { newId } from '../common/ids';
 import { SqliteDatabase } from '../database/sqlite.database';
 import { MeasurementsService } from '../measurements/measurements.service';
 import { checkEngineFile, checkOnnxFile } from './model-file.validator';
-import { ModelsRepository, type ModelRow, type VariantRow } from './models.repository';
+import {
+  ModelsRepository,
+  type ModelRow,
+  type VariantFileRow,
+  type VariantRow,
+} from './models.repository';
 
 export interface VariantMeta {
   name: string;
@@ -151,6 +156,13 @@ export class ModelsService {
     const row = this.models.getVariant(id);
     if (!row) throw notFound('variant', id);
     return toVariantView(row);
+  }
+
+  /** A variant's file (id, format, size, artifact hash) without building its whole view. */
+  variantFile(id: string): VariantFileRow {
+    const row = this.models.variantFile(id);
+    if (!row) throw notFound('variant', id);
+    return row;
   }
 
   async deleteVariant(id: string) {
