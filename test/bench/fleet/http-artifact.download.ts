@@ -1,7 +1,7 @@
 /**
  * What a simulated device does for an artifact at or above the agent's HTTP threshold: the body
- * of `GET {base}/api/v1/variants/{variantId}/artifact`, fetched with the device's own Basic
- * credentials, is cut into the signed manifest's chunks as it streams in; every chunk's sha256
+ * of `GET {base}/api/v1/variants/{variantId}/artifact`, requested by the agent's own HTTP source
+ * (apps/agent artifact-fetcher-http.ts) with the device's Basic credentials, is cut into the signed manifest's chunks as it streams in; every chunk's sha256
  * is checked against the manifest's signed list, in order, which is what the agent's fetcher
  * checks (the list binds every byte: no second pass over the whole file), and the bytes are
  * dropped (a keeper gets them back for the process's predictor). Throws on any answer but 200,
@@ -9,6 +9,7 @@
  * agent does.
  */
 import { verifyChunk, type ManifestMessage } from '@edgecompress/protocol';
+import { httpArtifactSource } from '../../../apps/agent/src/jobs/artifact-fetcher-http';
 
 export interface HttpArtifactRequest {
   base: string;
@@ -29,33 +30,25 @@ export interface HttpArtifactResult {
   kept: Buffer | null;
 }
 
-export function basicAuthorization(deviceId: string, password: string): string {
-  return `Basic ${Buffer.from(`${deviceId}:${password}`, 'utf8').toString('base64')}`;
-}
-
 export async function downloadArtifact(request: HttpArtifactRequest): Promise<HttpArtifactResult> {
   const { manifest } = request;
-  const url = `${request.base}/api/v1/variants/${encodeURIComponent(request.variantId)}/artifact`;
-  const res = await fetch(url, {
-    headers: {
-      accept: 'application/octet-stream',
-      authorization: basicAuthorization(request.deviceId, request.password),
-    },
-    ...(request.signal ? { signal: request.signal } : {}),
-  });
-  if (res.status !== 200 || !res.body) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new Error(`${url} answered ${res.status}`);
-  }
+  // The agent's own HTTP source: same client, same request, same errors.
+  const source = httpArtifactSource({
+    controlPlaneUrl: request.base,
+    httpDownloadMinBytes: 0,
+    deviceId: request.deviceId,
+    password: request.password,
+  })!;
+  const body = await source.open(request.variantId, request.signal ?? new AbortController().signal);
   const kept: Buffer[] | null = request.keep ? [] : null;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let index = 0;
   let received = 0;
-  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+  // Leaving the loop by a throw destroys the response (its iterator's return()).
+  for await (const piece of body) {
     received += piece.byteLength;
     if (received > manifest.size) {
-      await res.body.cancel().catch(() => undefined);
       throw new Error(`the body is longer than the manifest's ${manifest.size} bytes`);
     }
     pending.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
