@@ -17,10 +17,15 @@ describe('HTTP artifact source (node:http against a real loopback server)', () =
   let server: Server;
   let base: string;
   const stalled: ServerResponse[] = [];
-  const seen: { url: string; authorization?: string }[] = [];
+  const seen: { url: string; authorization?: string; connection?: string }[] = [];
+  let connections = 0;
   before(async () => {
     server = createServer((req, res) => {
-      seen.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      seen.push({
+        url: req.url ?? '',
+        authorization: req.headers.authorization,
+        connection: req.headers.connection,
+      });
       const id = /\/variants\/([^/]+)\/artifact$/.exec(req.url ?? '')?.[1];
       if (id === 'whole') return res.writeHead(200, { 'content-length': body.length }).end(body);
       if (id === 'no-answer') return void stalled.push(res);
@@ -31,6 +36,7 @@ describe('HTTP artifact source (node:http against a real loopback server)', () =
       }
       res.writeHead(404).end('{}');
     });
+    server.on('connection', () => connections++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   });
@@ -54,8 +60,12 @@ describe('HTTP artifact source (node:http against a real loopback server)', () =
     assert.deepEqual(seen.at(-1), {
       url: '/api/v1/variants/whole/artifact',
       authorization: `Basic ${Buffer.from('dev-1:pw').toString('base64')}`,
+      connection: 'close',
     });
+    const before = connections;
     await assert.rejects(source().open('gone', signal), /artifact answered 404/);
+    assert.deepEqual(await readAll(await source().open('whole', signal)), body);
+    assert.equal(connections - before, 2, 'no connection kept for a later download');
   });
 
   it('gives up on a request without an answer when aborted', async () => {
@@ -68,7 +78,7 @@ describe('HTTP artifact source (node:http against a real loopback server)', () =
     await assert.rejects(source().open('whole', already.signal), /abort/i);
   });
 
-  it('ends a body cut off by an abort, and an abort after a complete body changes nothing', async () => {
+  it('ends a body cut off by an abort; an abort after the whole body changes nothing', async () => {
     const abort = new AbortController();
     const pieces = await source().open('half', abort.signal);
     let read = 0;
@@ -93,7 +103,7 @@ describe('HTTP artifact source (node:http against a real loopback server)', () =
     assert.equal(whole, body.length);
     const late = new AbortController();
     assert.deepEqual(await readAll(await source().open('whole', late.signal)), body);
-    late.abort(); // the connection may be kept alive for the next request: no error, no crash
+    late.abort(); // after the whole body: no error, no crash, the next download works
     await new Promise((r) => setTimeout(r, 50));
     const again = new AbortController().signal;
     assert.deepEqual(await readAll(await source().open('whole', again)), body);

@@ -78,7 +78,9 @@ async function get(url: string, headers: Record<string, string>, signal: AbortSi
     target.protocol === 'https:' ? await import('node:https') : await import('node:http');
   signal.throwIfAborted();
   return new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request(target, { headers });
+    // One connection per download (`agent: false`): a device downloads rarely, and a pooled
+    // connection the server has closed while idle fails with ECONNRESET when it is reused.
+    const req = request(target, { headers, agent: false });
     // Destroyed without an error: once the body is complete, the socket no longer forwards
     // errors to the request, and an error emitted on it then would be unhandled.
     const abort = () => {
