@@ -64,6 +64,47 @@ describe('CRD NCE loss', () => {
     assert.ok(memory.zStudent !== null && memory.zTeacher !== null);
   });
 
+  it('sends the gradient into both anchors as gathered bank rows and a matMul would, and none into the banks', () => {
+    const size = 7;
+    const dim = 5;
+    const batch = 3;
+    const memory = new ContrastMemory({ size, dim, momentum: 0.5, temperature: 0.1, seed: 4 });
+    const banksBefore = [
+      Float32Array.from(memory.studentBank),
+      Float32Array.from(memory.teacherBank),
+    ];
+    const sampler = new NegativeSampler(null, size, 9);
+    const rows = sampler.sample([0, 3, 5], 4);
+    const vs = tf.randomNormal([batch, dim], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const vt = tf.randomNormal([batch, dim], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const [gs, gt] = tf.grads((s: tf.Tensor, t: tf.Tensor) =>
+      memory.loss(s as tf.Tensor2D, t as tf.Tensor2D, rows),
+    )([vs, vt]);
+    // Reference: the same loss written with tf ops (rows gathered into [B, K + 1, d], matMul).
+    const reference = (s: tf.Tensor, t: tf.Tensor): tf.Scalar => {
+      const idx = tf.tensor1d(rows, 'int32');
+      const score = (bank: Float32Array, a: tf.Tensor, z: number): tf.Tensor2D => {
+        const w = tf.reshape(tf.gather(tf.tensor2d(bank, [size, dim]), idx), [batch, -1, dim]);
+        const d = tf.squeeze(tf.matMul(w, tf.expandDims(a, 2)), [2]);
+        return tf.div(tf.exp(tf.div(d, 0.1)), z) as tf.Tensor2D;
+      };
+      return tf.add(
+        nceLoss(score(memory.teacherBank, s, memory.zStudent!), size),
+        nceLoss(score(memory.studentBank, t, memory.zTeacher!), size),
+      ) as tf.Scalar;
+    };
+    const [rs, rt] = tf.grads(reference)([vs, vt]);
+    const a = [...gs!.dataSync(), ...gt!.dataSync()];
+    const b = [...rs!.dataSync(), ...rt!.dataSync()];
+    assert.ok(
+      b.some((x) => Math.abs(x) > 1e-3),
+      'the reference gradient is not all zero',
+    );
+    a.forEach((x, i) => close(x, b[i]!, 1e-3));
+    assert.deepEqual(memory.studentBank, banksBefore[0]);
+    assert.deepEqual(memory.teacherBank, banksBefore[1]);
+  });
+
   it('momentum update moves only the given rows and keeps them unit length', () => {
     const memory = new ContrastMemory({
       size: 3,
