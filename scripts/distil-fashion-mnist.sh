@@ -9,6 +9,9 @@
 # Variants: student-alone, kd, crd-only, ckdf, ckdf-kd (CKDF runner, same schedule; the weights
 # of KD, penultimate CRD and layer CRD switch the terms) and lcmr-log, lcmr-linear,
 # lcmr-constant (LCMR runner, same number of steps as the CKDF runs; compare with kd).
+# crd-only-warm, ckdf-warm, ckdf-kd-warm: the same with --bank-init embed (the memory banks start
+# from one pass of the initial heads instead of noise; short runs spend a large share of their
+# steps on noise positives otherwise).
 # Teacher resnet20, student resnet8 (same stage shapes, so LCMR can swap stages). The teacher is
 # trained once per scale (skipped when its file exists; runs that need it wait for it). Each run
 # writes a model and a JSON report (history or trace, memory, provenance) to $OUT and a summary
@@ -79,6 +82,9 @@ run() { # variant seed
     crd-only) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0 ;;
     ckdf) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0.1 ;;
     ckdf-kd) ckdf "$1" "$2" --alpha 1 --beta 0.8 --theta 0.1 ;;
+    crd-only-warm) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0 --bank-init embed ;;
+    ckdf-warm) ckdf "$1" "$2" --alpha 0 --beta 0.8 --theta 0.1 --bank-init embed ;;
+    ckdf-kd-warm) ckdf "$1" "$2" --alpha 1 --beta 0.8 --theta 0.1 --bank-init embed ;;
     lcmr-log) lcmr "$1" "$2" log ;;
     lcmr-linear) lcmr "$1" "$2" linear ;;
     lcmr-constant) lcmr "$1" "$2" constant ;;

@@ -48,6 +48,14 @@ export interface CkdfOptions {
   featureDim?: number;
   bankMomentum?: number;
   match?: BlockMatch;
+  /**
+   * Starting rows of the memory banks. `random` (CRD's released code): uniform noise, so an
+   * image's positive is noise until its row is first updated, a whole epoch later. `embed`: one
+   * no-gradient pass over the training split writes every row from the initial heads' embedding
+   * of that image (the teacher side is a random projection of trained features, which keeps
+   * their geometry), so positives mean something from the first step.
+   */
+  bankInit?: BankInit;
   /** Refuse to start when banks plus one step's gathered negatives exceed this. Default 1 GiB. */
   memoryLimitBytes?: number;
   seed?: number;
@@ -55,7 +63,11 @@ export interface CkdfOptions {
   onProgress?: (p: CkdfProgress) => void;
 }
 
+export type BankInit = 'random' | 'embed';
+
 export interface CkdfProgress {
+  /** `warm-up`: the bank-filling pass of `bankInit: 'embed'` (step counts its batches). */
+  phase: 'warm-up' | 'train';
   epoch: number;
   epochs: number;
   step: number;
@@ -94,6 +106,7 @@ const DEFAULTS = {
   bankMomentum: 0.5,
   memoryLimitBytes: 1024 ** 3,
   seed: 0,
+  bankInit: 'random' as BankInit,
 };
 
 /** Memory of the banks and of one step's gathered negatives (both sides, every pair). */
@@ -131,6 +144,36 @@ const embed = (x: tf.Tensor2D, head: Head): tf.Tensor2D =>
     const z = tf.add(tf.matMul(x, head.kernel), head.bias) as tf.Tensor2D;
     return tf.div(z, tf.maximum(tf.norm(z, 'euclidean', 1, true), 1e-12)) as tf.Tensor2D;
   });
+
+interface PairHeads {
+  student: Head;
+  teacher: Head;
+}
+
+/**
+ * Each pair's unit embeddings [B, featureDim] from captured activations, the teacher side taken
+ * from the candidate block `match` picks. Call inside a tidy or gradient scope.
+ */
+function embedPairs(
+  pairs: readonly FeaturePair[],
+  heads: readonly PairHeads[],
+  studentCaptured: ReadonlyMap<string, tf.Tensor>,
+  teacherCaptured: ReadonlyMap<string, tf.Tensor>,
+  match: BlockMatch,
+): { vs: tf.Tensor2D; vt: tf.Tensor2D; teacherBlock: string }[] {
+  return pairs.map((pair, i) => {
+    const fs = poolAndPad(studentCaptured.get(pair.student)!, pair.dim);
+    const cands = pair.teacherCandidates.map((id) =>
+      poolAndPad(teacherCaptured.get(id)!, pair.dim),
+    );
+    const chosen = pickCandidate(fs, cands, match);
+    return {
+      vs: embed(fs, heads[i]!.student),
+      vt: embed(cands[chosen]!, heads[i]!.teacher),
+      teacherBlock: pair.teacherCandidates[chosen]!,
+    };
+  });
+}
 
 let runCounter = 0;
 
@@ -221,6 +264,37 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
     const teacherAccuracy = labeledTest ? evaluate(teacher, dataset.test, evalOpts).accuracy : null;
     const history: CkdfResult['history'] = [];
     const picks = new Map<string, Map<string, number>>();
+    const match = o.match ?? 'last';
+    if (o.bankInit === 'embed' && pairs.length > 0) {
+      // Every row once, in index order; the student in training mode as the steps will see it
+      // (batch statistics), its state updates dropped: the warm-up trains nothing.
+      const batches = Math.ceil(split.count / batchSize);
+      for (let b = 0; b < batches; b++) {
+        const indices = Int32Array.from(
+          { length: Math.min(batchSize, split.count - b * batchSize) },
+          (_, j) => b * batchSize + j,
+        );
+        const batch = gatherBatch(split, size, indices);
+        const rowsOut = tf.tidy(() => {
+          const x = batchTensor(batch, shape);
+          const t = teacher.forward(x, { training: false, capture: teacherCapture });
+          const s = student.forward(x, { training: true, capture: studentCapture });
+          return embedPairs(pairs, heads, s.captured, t.captured, match).map((e) => ({
+            vs: e.vs.dataSync() as Float32Array,
+            vt: e.vt.dataSync() as Float32Array,
+          }));
+        });
+        rowsOut.forEach((v, i) => memories[i]!.update(indices, v.vs, v.vt, 0));
+        o.onProgress?.({
+          phase: 'warm-up',
+          epoch: 0,
+          epochs: o.epochs,
+          step: b,
+          stepsPerEpoch: batches,
+          loss: 0,
+        });
+      }
+    }
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const order = epochOrder(split.count, o.seed, epoch);
       let lossSum = 0;
@@ -250,18 +324,12 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
                   loss,
                   tf.mul(distillationLoss(out.logits, t!.logits, o.temperature), o.alpha),
                 );
-              pairs.forEach((pair: FeaturePair, i) => {
-                const fs = poolAndPad(out.captured.get(pair.student)!, pair.dim);
-                const cands = pair.teacherCandidates.map((id) =>
-                  poolAndPad(t!.captured.get(id)!, pair.dim),
-                );
-                const chosen = pickCandidate(fs, cands, o.match ?? 'last');
+              const embeddings = t ? embedPairs(pairs, heads, out.captured, t.captured, match) : [];
+              embeddings.forEach(({ vs, vt, teacherBlock }, i) => {
+                const pair = pairs[i]!;
                 const counts = picks.get(pair.name) ?? new Map<string, number>();
-                const id = pair.teacherCandidates[chosen]!;
-                counts.set(id, (counts.get(id) ?? 0) + 1);
+                counts.set(teacherBlock, (counts.get(teacherBlock) ?? 0) + 1);
                 picks.set(pair.name, counts);
-                const vs = embed(fs, heads[i]!.student);
-                const vt = embed(cands[chosen]!, heads[i]!.teacher);
                 kept.push({ vs: tf.keep(tf.clone(vs)), vt: tf.keep(tf.clone(vt)) });
                 const weight = pair.kind === 'penultimate' ? o.beta : o.theta;
                 loss = tf.add(loss, tf.mul(memories[i]!.loss(vs, vt, rows[i]!), weight));
@@ -278,7 +346,14 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
             ),
           );
           lossSum += loss;
-          o.onProgress?.({ epoch, epochs: o.epochs, step, stepsPerEpoch: perEpoch, loss });
+          o.onProgress?.({
+            phase: 'train',
+            epoch,
+            epochs: o.epochs,
+            step,
+            stepsPerEpoch: perEpoch,
+            loss,
+          });
         } finally {
           for (const v of kept) tf.dispose([v.vs, v.vt]);
           tf.dispose([x]);
@@ -289,6 +364,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
       const accuracy = labeledTest ? evaluate(student, dataset.test, evalOpts).accuracy : null;
       history.push({ epoch, loss: lossSum / perEpoch, accuracy });
       o.onProgress?.({
+        phase: 'train',
         epoch,
         epochs: o.epochs,
         step: perEpoch,
@@ -320,6 +396,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
           nceTemperature: o.nceTemperature,
           featureDim: o.featureDim,
           bankMomentum: o.bankMomentum,
+          bankInit: o.bankInit,
           negatives: split.labels ? 'other classes' : 'any other image (unlabeled split)',
         },
         pairs: pairs.map((p) => ({
@@ -329,7 +406,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
           dim: p.dim,
           picks: Object.fromEntries(picks.get(p.name) ?? []),
         })),
-        match: o.match ?? 'last',
+        match,
         optimiser: { kind: 'sgd', momentum: 0.9, lr: o.lr, weightDecay: o.weightDecay, schedule },
         epochs: o.epochs,
         steps: total,

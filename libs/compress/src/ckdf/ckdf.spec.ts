@@ -124,6 +124,25 @@ describe('CRD NCE loss', () => {
     assert.deepEqual([...memory.studentBank.subarray(0, 2)], [1, 0]);
     assert.deepEqual([...memory.studentBank.subarray(4)], [-1, 0]);
   });
+
+  it('momentum 0 overwrites the rows with the unit embeddings (the bank warm-up)', () => {
+    const memory = new ContrastMemory({
+      size: 2,
+      dim: 2,
+      momentum: 0.5,
+      temperature: 0.1,
+      seed: 1,
+    });
+    memory.update([0, 1], Float32Array.from([3, 4, 0, -2]), Float32Array.from([0, 5, 1, 1]), 0);
+    assert.deepEqual(
+      [...memory.studentBank].map((v) => +v.toFixed(6)),
+      [0.6, 0.8, 0, -1],
+    );
+    assert.deepEqual(
+      [...memory.teacherBank].map((v) => +v.toFixed(6)),
+      [0, 1, +Math.SQRT1_2.toFixed(6), +Math.SQRT1_2.toFixed(6)],
+    );
+  });
 });
 
 describe('negative sampling', () => {
@@ -332,5 +351,47 @@ describe('runCkdf', () => {
     assert.notDeepEqual([...after], [...before]);
     assert.equal(result.memory.bankBytes, 5 * 2 * 128 * 128 * 4);
     assert.ok(result.bestAccuracy! > 0.4, `accuracy ${result.bestAccuracy}`);
+  });
+
+  it('bank warm-up visits every row once before training and trains nothing itself', () => {
+    const run = (bankInit: 'random' | 'embed') => {
+      const phases: string[] = [];
+      const losses: number[] = [];
+      const result = runCkdf(data, {
+        teacher: model('resnet20', 1),
+        student: model('resnet8', 2),
+        epochs: 1,
+        stepsPerEpoch: 1,
+        batchSize: 48,
+        nceK: 16,
+        lr: 0,
+        bankInit,
+        onProgress: (p) => {
+          phases.push(`${p.phase}:${p.step}/${p.stepsPerEpoch}`);
+          if (p.phase === 'train' && p.step === 0) losses.push(p.loss);
+        },
+      });
+      return { result, phases, loss: losses[0]! };
+    };
+    const random = run('random');
+    const warm = run('embed');
+    // 128 rows in batches of 48: 48 + 48 + 32, then the one training step and the epoch's end.
+    assert.deepEqual(warm.phases, [
+      'warm-up:0/3',
+      'warm-up:1/3',
+      'warm-up:2/3',
+      'train:0/1',
+      'train:1/1',
+    ]);
+    assert.deepEqual(random.phases, ['train:0/1', 'train:1/1']);
+    assert.equal(
+      warm.result.provenance.crd && (warm.result.provenance.crd as { bankInit: string }).bankInit,
+      'embed',
+    );
+    // With lr 0 both runs end with the same student: the warm-up moved no weight and no
+    // batch-norm statistic; only the banks (so the first loss) differ.
+    for (const [name, tensor] of random.result.model.weights)
+      assert.deepEqual([...warm.result.model.weights.get(name)!.data], [...tensor.data], name);
+    assert.notEqual(warm.loss, random.loss);
   });
 });

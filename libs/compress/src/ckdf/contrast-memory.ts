@@ -149,9 +149,17 @@ export class ContrastMemory {
     return tf.add(sLoss, tLoss) as tf.Scalar;
   }
 
-  /** Moves the rows of `indices` toward the new embeddings (flat [B * dim]) and renormalises. */
-  update(indices: ArrayLike<number>, vs: Float32Array, vt: Float32Array): void {
-    const { dim, momentum } = this.options;
+  /**
+   * Moves the rows of `indices` toward the new embeddings (flat [B * dim]) and renormalises.
+   * `momentum` 0 overwrites the rows (the embedding warm-up of the banks).
+   */
+  update(
+    indices: ArrayLike<number>,
+    vs: Float32Array,
+    vt: Float32Array,
+    momentum = this.options.momentum,
+  ): void {
+    const { dim } = this.options;
     const move = (bank: Float32Array, v: Float32Array): void => {
       for (let b = 0; b < indices.length; b++) {
         const row = indices[b]! * dim;

@@ -8,7 +8,7 @@
  *   edgec compress ckdf --teacher t.ecm --student resnet8 --beta 0 --theta 0   (student alone)
  */
 import type { Command } from 'commander';
-import type { BlockMatch, CkdfResult } from '@edgecompress/compress';
+import type { BankInit, BlockMatch, CkdfResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
 import { int, num, writeResultReport } from './method-inputs';
 import { loadDistillationInputs, pct } from './student-input';
@@ -33,6 +33,7 @@ interface CkdfCliOptions {
   nceT: number;
   nceK: number;
   match: string;
+  bankInit: string;
   memoryLimitMb: number;
   evalLimit?: number;
   seed: number;
@@ -41,10 +42,13 @@ interface CkdfCliOptions {
 }
 
 const MATCHES: readonly BlockMatch[] = ['last', 'most-similar', 'least-similar'];
+const BANK_INITS: readonly BankInit[] = ['random', 'embed'];
 
 async function runCommand(o: CkdfCliOptions): Promise<void> {
   if (!MATCHES.includes(o.match as BlockMatch))
     throw new Error(`unknown --match "${o.match}" (one of ${MATCHES.join(', ')})`);
+  if (!BANK_INITS.includes(o.bankInit as BankInit))
+    throw new Error(`unknown --bank-init "${o.bankInit}" (one of ${BANK_INITS.join(', ')})`);
   const compress = await import('@edgecompress/compress');
   const engine = await import('@edgecompress/engine');
   const { teacher, student, dataset, backendName } = await loadDistillationInputs(o);
@@ -58,7 +62,9 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
       `(${dataset.train.count} train / ${dataset.test.count} test), gamma ${o.gamma} alpha ${o.alpha} ` +
       `beta ${o.beta} theta ${o.theta}, ${o.epochs} epoch(s) x ${perEpoch} steps; backend ${backendName}\n`,
   );
-  const progress = createProgress('ckdf', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
+  // The bank warm-up pass gets its own bar, started on its first batch and stopped on its last.
+  let warmUp = null as ReturnType<typeof createProgress> | null;
+  let progress = null as ReturnType<typeof createProgress> | null;
   const fields = { epoch: '-', loss: '-', acc: '-' };
   let result: CkdfResult;
   try {
@@ -78,10 +84,18 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
       nceTemperature: o.nceT,
       nceK: o.nceK,
       match: o.match as BlockMatch,
+      bankInit: o.bankInit as BankInit,
       memoryLimitBytes: o.memoryLimitMb * 2 ** 20,
       seed: o.seed,
       ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
       onProgress: (p) => {
+        if (p.phase === 'warm-up') {
+          warmUp ??= createProgress('banks', p.stepsPerEpoch);
+          warmUp.update(p.step + 1);
+          if (p.step + 1 === p.stepsPerEpoch) warmUp.stop();
+          return;
+        }
+        progress ??= createProgress('ckdf', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
         fields.epoch = `${p.epoch + 1}/${p.epochs}`;
         fields.loss = p.loss.toFixed(4);
         if (p.accuracy !== undefined) {
@@ -94,7 +108,7 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
       },
     });
   } finally {
-    progress.stop();
+    progress?.stop();
   }
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const out = [
@@ -155,6 +169,11 @@ export function register(compress: Command): void {
       16384,
     )
     .option('--match <how>', 'teacher block per stage: last, most-similar, least-similar', 'last')
+    .option(
+      '--bank-init <how>',
+      'memory-bank rows at the start: random (as CRD) or embed (one pass of the initial heads)',
+      'random',
+    )
     .option(
       '--memory-limit-mb <mb>',
       'refuse banks + negatives above this',
