@@ -20,6 +20,9 @@ const VARIANTS = [
   'crd-only',
   'ckdf',
   'ckdf-kd',
+  'crd-only-warm',
+  'ckdf-warm',
+  'ckdf-kd-warm',
   'lcmr-log',
   'lcmr-linear',
   'lcmr-constant',
@@ -43,7 +46,13 @@ interface Run {
 }
 
 function readRun(file: string, seed: number): Run | null {
-  const report = JSON.parse(readFileSync(file, 'utf8')) as Partial<CkdfReport & LcmrReport>;
+  let report: Partial<CkdfReport & LcmrReport>;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8')) as Partial<CkdfReport & LcmrReport>;
+  } catch (err) {
+    // A run still writing its report, or a truncated one: name it rather than stop the table.
+    throw new Error(`${file}: not a readable run report (${(err as Error).message})`);
+  }
   if (Array.isArray(report.history)) {
     const last = report.history.at(-1)?.accuracy;
     if (last === null || last === undefined) return null;
@@ -128,6 +137,10 @@ function main(): void {
 
   const comparisons = [
     { name: 'CKDF+KD - KD', a: 'ckdf-kd', b: 'kd', target: 0.003 },
+    { name: 'CKDF+KD (banks warmed) - KD', a: 'ckdf-kd-warm', b: 'kd', target: 0.003 },
+    { name: 'CKDF+KD: banks warmed - random', a: 'ckdf-kd-warm', b: 'ckdf-kd', target: null },
+    { name: 'CRD only (banks warmed) - KD', a: 'crd-only-warm', b: 'kd', target: null },
+    { name: 'CKDF - CRD only (banks warmed)', a: 'ckdf-warm', b: 'crd-only-warm', target: null },
     { name: 'LCMR-log - LCMR-linear', a: 'lcmr-log', b: 'lcmr-linear', target: 0 },
     { name: 'LCMR-log - KD', a: 'lcmr-log', b: 'kd', target: null },
     { name: 'CKDF - CRD only', a: 'ckdf', b: 'crd-only', target: null },
