@@ -8,13 +8,18 @@ interface Pending<T, R> {
 
 /**
  * Group commit: work items submitted during one event-loop turn are applied in a single
- * IMMEDIATE transaction, and each submitter's promise settles only after that transaction has
- * committed. With `synchronous=FULL` a commit costs one fsync (milliseconds), so acknowledging
- * each MQTT message only after its own commit would cap ingest at a few hundred messages per
- * second; batching keeps "acknowledged means durable" and pays one fsync per batch.
+ * IMMEDIATE transaction, and each submitter's promise settles only after that transaction is on
+ * stable storage. A commit costs one fsync (milliseconds), so acknowledging each MQTT message
+ * only after its own commit would cap ingest at a few hundred messages per second; batching
+ * keeps "acknowledged means durable" and pays one fsync per batch.
+ *
+ * The batch commits `deferred` and the fsync runs on libuv's thread pool (`durable()`): the
+ * event loop serves sockets and applies the next batch while the disk works, where a synced
+ * commit held it for the whole fsync. Promises still settle only after that fsync.
  *
  * An item whose work throws is rolled back alone (a savepoint) and its promise rejects; the
- * rest of the batch still commits. If the commit itself fails, every promise of the batch rejects.
+ * rest of the batch still commits. If the commit or its fsync fails, every promise of the batch
+ * rejects.
  */
 export class GroupCommitQueue<T, R> {
   private queue: Pending<T, R>[] = [];
@@ -46,26 +51,36 @@ export class GroupCommitQueue<T, R> {
     }
     const settled: ({ ok: true; value: R } | { ok: false; err: Error })[] = [];
     try {
-      this.database.write(this.kind, () => {
-        for (const p of batch) {
-          try {
-            settled.push({
-              ok: true,
-              value: this.database.savepoint(() => this.apply(p.item)),
-            });
-          } catch (err) {
-            settled.push({ ok: false, err: err as Error });
+      this.database.write(
+        this.kind,
+        () => {
+          for (const p of batch) {
+            try {
+              settled.push({
+                ok: true,
+                value: this.database.savepoint(() => this.apply(p.item)),
+              });
+            } catch (err) {
+              settled.push({ ok: false, err: err as Error });
+            }
           }
-        }
-      });
+        },
+        'deferred',
+      );
     } catch (err) {
       for (const p of batch) p.reject(err as Error);
       return;
     }
-    batch.forEach((p, i) => {
-      const s = settled[i]!;
-      if (s.ok) p.resolve(s.value);
-      else p.reject(s.err);
-    });
+    this.database.durable().then(
+      () =>
+        batch.forEach((p, i) => {
+          const s = settled[i]!;
+          if (s.ok) p.resolve(s.value);
+          else p.reject(s.err);
+        }),
+      (err: Error) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
   }
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fstatSync, fsyncSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { makeTempDir, type TempDir } from '@edgecompress/testing';
@@ -108,6 +109,56 @@ describe('SqliteDatabase', () => {
       [1, 3],
     );
     assert.deepEqual(kinds, ['outer'], 'savepoints are not observed as transactions');
+    database.close();
+  });
+
+  it('a deferred write commits without syncing, then durable() fsyncs the WAL file off the loop', async () => {
+    const synced: number[] = [];
+    const path = join(dir.path, 'cp.db');
+    const database = new SqliteDatabase(
+      path,
+      [{ version: 1, name: 't', sql: 'CREATE TABLE t (x INTEGER PRIMARY KEY)' }],
+      async (fd) => {
+        synced.push(fstatSync(fd).ino);
+        fsyncSync(fd);
+      },
+    );
+    const insert = (x: number) => database.db.prepare('INSERT INTO t (x) VALUES (?)').run(x);
+    await database.durable();
+    assert.equal(synced.length, 0, 'migrations commit synced: nothing to do');
+    database.write('test', () => insert(1), 'deferred');
+    assert.equal(database.db.pragma('synchronous', { simple: true }), 2, 'FULL again after it');
+    database.write('test', () => insert(2), 'deferred');
+    await Promise.all([database.durable(), database.durable()]);
+    assert.deepEqual(synced, [statSync(`${path}-wal`).ino], 'one fsync, of the WAL, for both');
+    // A synced write covers the deferred one before it: no fsync of ours.
+    database.write('test', () => insert(3), 'deferred');
+    database.write('test', () => insert(4));
+    await database.durable();
+    assert.equal(synced.length, 1);
+    // Nested in a synced write, 'deferred' is the outer write's durability.
+    database.write('outer', () => database.write('inner', () => insert(5), 'deferred'));
+    await database.durable();
+    assert.equal(synced.length, 1);
+    // A deferred write that throws commits nothing and leaves FULL in place.
+    assert.throws(() =>
+      database.write(
+        'test',
+        () => {
+          insert(6);
+          throw new Error('bad');
+        },
+        'deferred',
+      ),
+    );
+    assert.equal(database.db.pragma('synchronous', { simple: true }), 2);
+    await database.durable();
+    assert.equal(synced.length, 1);
+    const rows = database.db.prepare('SELECT x FROM t ORDER BY x').all() as { x: number }[];
+    assert.deepEqual(
+      rows.map((r) => r.x),
+      [1, 2, 3, 4, 5],
+    );
     database.close();
   });
 });

@@ -2,6 +2,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS, type Migration } from './migrations';
+import { WalFsyncBarrier, type FsyncFile } from './wal-fsync.barrier';
 
 export type Sqlite = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -17,19 +18,32 @@ const STATEMENT_CACHE_SIZE = 512;
 export type TransactionObserver = (kind: string, seconds: number) => void;
 
 /**
+ * When a write transaction's commit reaches stable storage. `synced`: inside the commit (SQLite
+ * fsyncs the WAL on the calling thread, which blocks the event loop for the fsync). `deferred`:
+ * the commit only writes the WAL (safe against a process crash at once), and the caller must
+ * `await durable()` before it tells anyone the write happened (an MQTT ack, a reply); the fsync
+ * then runs on libuv's thread pool and is shared by every commit made meanwhile.
+ */
+export type CommitDurability = 'synced' | 'deferred';
+
+/**
  * The one SQLite connection of the process. WAL so readers never block the writer,
  * `synchronous=FULL` because better-sqlite3 builds with NORMAL-in-WAL (durable against app
  * crashes but not power loss), and every write transaction `BEGIN IMMEDIATE` so a second process
- * never hits SQLITE_BUSY on a read-to-write upgrade.
+ * never hits SQLITE_BUSY on a read-to-write upgrade. A `deferred` write commits under NORMAL
+ * and is made durable by `durable()` (see WalFsyncBarrier) before anyone is told of it.
  */
 export class SqliteDatabase {
   readonly db: Sqlite;
   private observer: TransactionObserver = () => {};
   /** One transaction wrapper for every write: better-sqlite3 builds a new one per `transaction()` call. */
   private readonly inTransaction: BetterSqlite3.Transaction<<T>(work: () => T) => T>;
+  /** Null in memory, where there is nothing to sync. */
+  private readonly walSync: WalFsyncBarrier | null;
 
-  constructor(path: string, migrations: readonly Migration[] = MIGRATIONS) {
+  constructor(path: string, migrations: readonly Migration[] = MIGRATIONS, fsyncFile?: FsyncFile) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.walSync = path === ':memory:' ? null : new WalFsyncBarrier(`${path}-wal`, fsyncFile);
     this.db = new BetterSqlite3(path, { timeout: 5000 });
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -46,15 +60,33 @@ export class SqliteDatabase {
 
   /**
    * Runs `work` in one IMMEDIATE transaction; it commits if `work` returns, rolls back if it
-   * throws. Inside another write it is a savepoint: a throw undoes only its own changes.
+   * throws. Inside another write it is a savepoint: a throw undoes only its own changes (and
+   * the outer write's durability applies). A `deferred` commit is durable only once a later
+   * `durable()` resolves.
    */
-  write<T>(kind: string, work: () => T): T {
+  write<T>(kind: string, work: () => T, durability: CommitDurability = 'synced'): T {
     const started = process.hrtime.bigint();
+    const outermost = !this.db.inTransaction;
+    const deferred = durability === 'deferred' && outermost && this.walSync !== null;
+    if (deferred) this.db.prepare('PRAGMA synchronous = NORMAL').run();
     try {
-      return this.inTransaction.immediate(work) as T;
+      const result = this.inTransaction.immediate(work) as T;
+      if (deferred) this.walSync!.noteUnsyncedCommit();
+      else if (outermost) this.walSync?.noteSyncedCommit();
+      return result;
     } finally {
+      if (deferred) this.db.prepare('PRAGMA synchronous = FULL').run();
       this.observer(kind, Number(process.hrtime.bigint() - started) / 1e9);
     }
+  }
+
+  /**
+   * Resolves when every write committed so far is on stable storage: at once if none was
+   * deferred since the last sync, else after an fsync of the WAL off the event loop. Rejects for
+   * good once an fsync has failed.
+   */
+  durable(): Promise<void> {
+    return this.walSync ? this.walSync.durable() : Promise.resolve();
   }
 
   /**
@@ -74,6 +106,7 @@ export class SqliteDatabase {
   }
 
   close(): void {
+    this.walSync?.close();
     if (this.db.open) this.db.close();
   }
 

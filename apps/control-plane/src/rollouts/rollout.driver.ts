@@ -198,8 +198,13 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     const finished = this.finishedCommands(id, finishedIds);
     if (finished.length > 0) {
       // One transaction for the whole batch: a large wave's results cost one commit per pass.
-      const violations = this.database.write('rollout.complete', () =>
-        finished.map((f) => this.complete(id, f)).filter((v): v is string => v !== null),
+      // Its fsync is deferred (off the event loop): nothing here is acknowledged to anyone, a
+      // restart re-derives it from the commands, and commands it leads to leave only once it
+      // is durable (the MQTT transport waits for the database's WAL barrier).
+      const violations = this.database.write(
+        'rollout.complete',
+        () => finished.map((f) => this.complete(id, f)).filter((v): v is string => v !== null),
+        'deferred',
       );
       if (violations[0]) this.abort(id, violations[0], 'rollout');
     }
@@ -268,9 +273,14 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
       // Paused or aborted while a probe was built: send nothing.
       if (this.rollouts.get(rollout.id)?.state !== 'running') return false;
       if (ready.length > 0) {
-        this.database.write('rollout.steps', () => {
-          for (const t of ready) this.nextStep(rollout, t, probes);
-        });
+        // Deferred fsync as above: the commands queued here are published only after it.
+        this.database.write(
+          'rollout.steps',
+          () => {
+            for (const t of ready) this.nextStep(rollout, t, probes);
+          },
+          'deferred',
+        );
       }
       if (this.rollouts.unfinishedInWave(rollout.id, wave.idx) > 0) return false;
       if (this.abortOnFailureRate(rollout)) return false;
