@@ -30,6 +30,7 @@ import {
   verifyChunk,
   verifyManifest,
   parseJsonPayload,
+  parseTopic,
   type CommandMessage,
   type EventMessage,
   type ManifestMessage,
@@ -242,16 +243,24 @@ export class SimulatedAgent {
     });
   }
 
+  /**
+   * Routed by topic as the agent routes (apps/agent/src/agent.ts): a command is decoded and
+   * validated; a manifest goes straight to its signature check, which validates it, and a chunk
+   * to its check against the signed list (decoding those first would validate them twice).
+   */
   private onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic);
+    if (!parsed.ok) return;
+    const where = parsed.topic;
+    if (where.kind === 'manifest') return this.onManifest(where.sha256, payload);
+    if (where.kind === 'chunk') return this.onChunk(where.sha256, where.index, payload);
+    if (where.kind !== 'cmd') return;
     const decoded = decodeMessage(topic, payload);
-    if (!decoded.ok) {
+    if (!decoded.ok || decoded.value.kind !== 'cmd') {
       this.options.counters.errors++;
       return;
     }
-    const value = decoded.value;
-    if (value.kind === 'cmd') this.onCommand(value.message);
-    else if (value.kind === 'chunk') this.onChunk(value.sha256, value.index, value.data);
-    else if (value.kind === 'manifest') this.onManifest(value.sha256, payload);
+    this.onCommand(decoded.value.message);
   }
 
   private onCommand(cmd: CommandMessage): void {
@@ -476,6 +485,13 @@ export class SimulatedAgent {
       : { ok: false as const, message: json.message };
     if (!verified.ok) {
       this.finishFetch(fetch, new Error(`manifest of ${sha256}: ${verified.message}`));
+      return;
+    }
+    if (verified.manifest.sha256 !== sha256) {
+      this.finishFetch(
+        fetch,
+        new Error(`manifest on ${sha256} describes ${verified.manifest.sha256}`),
+      );
       return;
     }
     this.options.counters.manifests++;
