@@ -3,6 +3,7 @@
 #
 #   scripts/distil-fashion-mnist.sh short            # minutes: every variant once on 1000 images
 #   scripts/distil-fashion-mnist.sh small            # every variant x 3 seeds on 5000 images
+#   scripts/distil-fashion-mnist.sh small-long       # the same with twice the steps (same teacher)
 #   scripts/distil-fashion-mnist.sh full             # every variant x 3 seeds on all 60000 (days here)
 #   scripts/distil-fashion-mnist.sh small kd:1 ckdf-kd:1   # chosen runs only (variant:seed)
 #
@@ -35,15 +36,21 @@ case "$SCALE" in
     DATA=(-d fashion-mnist --limit-train 5000)
     TRAIN=5000
     TEACHER_EPOCHS=6; EPOCHS=4; K=1024; MEM=2048; SEEDS=(0 1 2) ;;
+  small-long)
+    # small's teacher and data, students seeing the 5000 images 8 times (624 steps).
+    DATA=(-d fashion-mnist --limit-train 5000)
+    TRAIN=5000
+    TEACHER_OF=small
+    TEACHER_EPOCHS=6; EPOCHS=8; K=1024; MEM=2048; SEEDS=(0 1 2) ;;
   full)
     DATA=(-d fashion-mnist)
     TRAIN=60000
     TEACHER_EPOCHS=15; EPOCHS=15; K=4096; MEM=4096; SEEDS=(0 1 2) ;;
   *)
-    echo "usage: $0 short|small|full [variant:seed ...]" >&2
+    echo "usage: $0 short|small|small-long|full [variant:seed ...]" >&2
     exit 2 ;;
 esac
-TEACHER="$OUT/$SCALE-teacher-resnet20.ecm"
+TEACHER="$OUT/${TEACHER_OF:-$SCALE}-teacher-resnet20.ecm"
 
 # LCMR runs as many steps as a CKDF run: its replacing horizon plus a tenth of it to fine-tune.
 TOTAL_STEPS=$((TRAIN / 64 * EPOCHS))
