@@ -22,7 +22,9 @@ export type TransactionObserver = (kind: string, seconds: number) => void;
  * fsyncs the WAL on the calling thread, which blocks the event loop for the fsync). `deferred`:
  * the commit only writes the WAL (safe against a process crash at once), and the caller must
  * `await durable()` before it tells anyone the write happened (an MQTT ack, a reply); the fsync
- * then runs on libuv's thread pool and is shared by every commit made meanwhile.
+ * then runs on libuv's thread pool and is shared by every commit made meanwhile. What deferring
+ * costs: until that fsync, readers already see the commit, and a power loss (not a process
+ * crash) in those milliseconds takes it back; nothing acknowledged or published depends on it.
  */
 export type CommitDurability = 'synced' | 'deferred';
 
