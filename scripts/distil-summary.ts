@@ -144,6 +144,8 @@ function main(): void {
     { name: 'LCMR-log - LCMR-linear', a: 'lcmr-log', b: 'lcmr-linear', target: 0 },
     { name: 'LCMR-log - KD', a: 'lcmr-log', b: 'kd', target: null },
     { name: 'CKDF - CRD only', a: 'ckdf', b: 'crd-only', target: null },
+    { name: 'CRD only - KD', a: 'crd-only', b: 'kd', target: null },
+    { name: 'CRD only - student alone', a: 'crd-only', b: 'student-alone', target: null },
     { name: 'KD - student alone', a: 'kd', b: 'student-alone', target: null },
   ];
   const verdicts = comparisons.map((c) => {
