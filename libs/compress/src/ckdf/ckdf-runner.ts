@@ -107,6 +107,7 @@ const DEFAULTS = {
   memoryLimitBytes: 1024 ** 3,
   seed: 0,
   bankInit: 'random' as BankInit,
+  match: 'last' as BlockMatch,
 };
 
 /** Memory of the banks and of one step's gathered negatives (both sides, every pair). */
@@ -199,7 +200,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
       student.shapes,
       teacher.graph,
       teacher.shapes,
-      o.match ?? 'last',
+      o.match,
     );
     const notes = resolved.notes;
     // A pair whose term has weight 0 gets no heads and no banks (student-alone and KD baselines).
@@ -264,7 +265,7 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
     const teacherAccuracy = labeledTest ? evaluate(teacher, dataset.test, evalOpts).accuracy : null;
     const history: CkdfResult['history'] = [];
     const picks = new Map<string, Map<string, number>>();
-    const match = o.match ?? 'last';
+    const match = o.match;
     if (o.bankInit === 'embed' && pairs.length > 0) {
       // Every row once, in index order; the student in training mode as the steps will see it
       // (batch statistics), its state updates dropped: the warm-up trains nothing.
