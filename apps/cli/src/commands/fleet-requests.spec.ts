@@ -76,6 +76,10 @@ describe('rollouts create request', () => {
         abortRules: { maxLatencyRegression: 1.5, minAgreement: 0.9 },
       },
     );
+    assert.deepEqual(
+      rolloutRequestFromFlags(rolloutFlags({ retries: 3, retryBackoff: 2000 })).strategy,
+      { waves: [50, 100], soakMs: 1000, retries: 3, retryBackoffMs: 2000 },
+    );
   });
 
   it('refuses an empty selector, waves not ending at 100 or not rising, and shares outside [0,1]', () => {
@@ -99,6 +103,7 @@ describe('rollouts create request', () => {
       () => rolloutRequestFromFlags(rolloutFlags({ canary: 1, canaryPercent: 10 })),
       /not both/,
     );
+    assert.throws(() => rolloutRequestFromFlags(rolloutFlags({ retries: 11 })), /at most 10/);
   });
 });
 

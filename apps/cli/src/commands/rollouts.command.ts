@@ -31,6 +31,8 @@ export interface CreateRolloutFlags {
   canaryPercent?: number;
   waves: number[];
   soak: number;
+  retries?: number;
+  retryBackoff?: number;
   maxFailureRate?: number;
   minDevices?: number;
   maxLatencyRegression?: number;
@@ -60,6 +62,8 @@ export function rolloutRequestFromFlags(f: CreateRolloutFlags): Record<string, u
   }
   if (f.canary !== undefined && f.canaryPercent !== undefined)
     throw new Error('give --canary (devices) or --canary-percent, not both');
+  if (f.retries !== undefined && f.retries > 10)
+    throw new Error(`--retries is at most 10, got ${f.retries}`);
   if (f.canaryPercent !== undefined && (f.canaryPercent <= 0 || f.canaryPercent > 100))
     throw new Error(`--canary-percent must be in (0, 100], got ${f.canaryPercent}`);
   const share = (flag: string, v: number | undefined) => {
@@ -86,7 +90,13 @@ export function rolloutRequestFromFlags(f: CreateRolloutFlags): Record<string, u
   return {
     variantId: f.variant,
     selector,
-    strategy: { ...(canary ? { canary } : {}), waves: f.waves, soakMs: f.soak },
+    strategy: {
+      ...(canary ? { canary } : {}),
+      waves: f.waves,
+      soakMs: f.soak,
+      ...(f.retries !== undefined ? { retries: f.retries } : {}),
+      ...(f.retryBackoff !== undefined ? { retryBackoffMs: f.retryBackoff } : {}),
+    },
     ...(Object.keys(abortRules).length ? { abortRules } : {}),
     ...(f.deviceDeadline !== undefined ? { deviceDeadlineMs: f.deviceDeadline } : {}),
   };
@@ -185,6 +195,16 @@ export function register(program: Command): void {
       'healthy time before the next wave (30s, 2m)',
       durationFlag('--soak'),
       0,
+    )
+    .option(
+      '--retries <n>',
+      'resend a step a device failed with a retryable error up to n times (default 2)',
+      countFlag('--retries'),
+    )
+    .option(
+      '--retry-backoff <duration>',
+      'wait before the first retry, doubled for each later one (default 5s)',
+      durationFlag('--retry-backoff'),
     )
     .option(
       '--max-failure-rate <share>',

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DomainError } from '../common/domain-errors';
-import { planWaves } from './rollout-plan';
+import { nextRetryAt, planWaves } from './rollout-plan';
 
 const fleet = (n: number) => Array.from({ length: n }, (_, i) => `d${String(i).padStart(3, '0')}`);
 const sizes = (ids: string[], strategy: Parameters<typeof planWaves>[1]) =>
@@ -60,6 +60,9 @@ describe('rollout wave planning', () => {
       [{ waves: [150], soakMs: 0 }, /\(0, 100\]/],
       [{ canary: { devices: 1, percent: 5 }, waves: [100], soakMs: 0 }, /not both/],
       [{ canary: {}, waves: [100], soakMs: 0 }, /needs devices or percent/],
+      [{ waves: [100], soakMs: 0, retries: -1 }, /retries must be an integer in \[0, 10\]/],
+      [{ waves: [100], soakMs: 0, retries: 1.5 }, /retries must be an integer/],
+      [{ waves: [100], soakMs: 0, retryBackoffMs: -5 }, /retryBackoffMs must be/],
     ];
     for (const [strategy, message] of bad) {
       assert.throws(
@@ -69,5 +72,19 @@ describe('rollout wave planning', () => {
         JSON.stringify(strategy),
       );
     }
+  });
+
+  it('backs retries off exponentially and stops after the allowed number', () => {
+    const strategy = { waves: [100], soakMs: 0, retries: 3, retryBackoffMs: 1000 };
+    assert.deepEqual(
+      [0, 1, 2, 3].map((n) => nextRetryAt(strategy, n, 10_000)),
+      [11_000, 12_000, 14_000, null],
+    );
+    // defaults: two retries, 5 s then 10 s
+    assert.deepEqual(
+      [0, 1, 2].map((n) => nextRetryAt({ waves: [100], soakMs: 0 }, n, 0)),
+      [5_000, 10_000, null],
+    );
+    assert.equal(nextRetryAt({ waves: [100], soakMs: 0, retries: 0 }, 0, 0), null);
   });
 });

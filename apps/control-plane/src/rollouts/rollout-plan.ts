@@ -11,6 +11,30 @@ export interface RolloutStrategy {
   waves: number[];
   /** How long a healthy wave soaks before the next one starts. */
   soakMs: number;
+  /**
+   * How many times a device's step is sent again after the device failed it with an error it
+   * marked retryable (BUSY, DISK_FULL, TIMEOUT ...); default DEFAULT_RETRIES.
+   */
+  retries?: number;
+  /** Wait before the first retry, doubled for each later one; default DEFAULT_RETRY_BACKOFF_MS. */
+  retryBackoffMs?: number;
+}
+
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_RETRY_BACKOFF_MS = 5_000;
+export const MAX_RETRIES = 10;
+
+/**
+ * When the retry after `retriesSoFar` earlier ones may be sent (exponential backoff), or null
+ * when the strategy allows no more.
+ */
+export function nextRetryAt(
+  strategy: RolloutStrategy,
+  retriesSoFar: number,
+  now: number,
+): number | null {
+  if (retriesSoFar >= (strategy.retries ?? DEFAULT_RETRIES)) return null;
+  return now + (strategy.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS) * 2 ** retriesSoFar;
 }
 
 export interface PlannedWave {
@@ -35,6 +59,19 @@ export function checkStrategy(strategy: RolloutStrategy): void {
     throw invalid('strategy.canary takes devices or percent, not both');
   if (canary && canary.devices === undefined && canary.percent === undefined)
     throw invalid('strategy.canary needs devices or percent');
+  const { retries, retryBackoffMs } = strategy;
+  if (
+    retries !== undefined &&
+    !(Number.isInteger(retries) && retries >= 0 && retries <= MAX_RETRIES)
+  )
+    throw invalid(`strategy.retries must be an integer in [0, ${MAX_RETRIES}], got ${retries}`);
+  if (
+    retryBackoffMs !== undefined &&
+    !(Number.isInteger(retryBackoffMs) && retryBackoffMs >= 0 && retryBackoffMs <= 3600_000)
+  )
+    throw invalid(
+      `strategy.retryBackoffMs must be an integer in [0, 3600000], got ${retryBackoffMs}`,
+    );
 }
 
 /**

@@ -16,7 +16,7 @@ import { MeasurementsService } from '../measurements/measurements.service';
 import { deviceViolation, failureRateViolation, type AbortRules } from './abort-rules';
 import { buildDriftProbe } from './drift-probe.runner';
 import { RolloutEventsHub } from './rollout-events.hub';
-import type { RolloutStrategy } from './rollout-plan';
+import { DEFAULT_RETRIES, nextRetryAt, type RolloutStrategy } from './rollout-plan';
 import { rolloutView } from './rollout.view';
 import {
   RolloutsRepository,
@@ -264,7 +264,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     if (wave.state === 'running') {
       // Only the targets with a next step are read: a pass over a wave of thousands that
       // mostly wait for their devices costs an index scan, not every row.
-      const ready = this.rollouts.readyTargets(rollout.id, wave.idx);
+      const ready = this.rollouts.readyTargets(rollout.id, wave.idx, now);
       const probes = new Map<string, ProbeSample | null>();
       for (const t of ready) {
         if (t.step === 'benchmark' && t.previous_sha256 && !probes.has(t.previous_sha256))
@@ -497,13 +497,35 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
       this.rollouts.updateTarget(
         rolloutId,
         t.device_id,
-        { phase: null, command_id: null, ...patch },
+        { phase: null, command_id: null, retry_at: null, ...patch },
         now,
       );
+    // A step the device failed with an error it called retryable (BUSY, DISK_FULL, TIMEOUT ...)
+    // is sent again after a backoff, up to the strategy's retries; `patch` puts the target
+    // back where that step is sent from.
+    const retried = (patch: Partial<TargetRow>): boolean => {
+      if (finished.status !== 'failed' || !reportedRetryable(finished)) return false;
+      const rollout = this.rollouts.get(rolloutId);
+      const retryAt = rollout ? nextRetryAt(strategyOf(rollout), t.retries, now) : null;
+      if (retryAt === null) return false;
+      const of = strategyOf(rollout!).retries ?? DEFAULT_RETRIES;
+      update({
+        ...patch,
+        retries: t.retries + 1,
+        retry_at: retryAt,
+        error: `${t.phase}: ${failure} (retry ${t.retries + 1} of ${of})`,
+      });
+      this.logger.warn(
+        { rolloutId, deviceId: t.device_id, phase: t.phase, failure, retryAt },
+        'rollout step failed with a retryable error; retrying',
+      );
+      return true;
+    };
     switch (t.phase) {
       case 'deploy':
-        if (ok) update({ deployed: 1, step: 'benchmark' });
-        else update({ step: unreachable ? 'skipped' : 'failed', error: `deploy: ${failure}` });
+        if (ok) update({ deployed: 1, step: 'benchmark', error: null });
+        else if (!retried({ step: 'pending' }))
+          update({ step: unreachable ? 'skipped' : 'failed', error: `deploy: ${failure}` });
         break;
       case 'baseline':
         // Without a baseline the regression rule cannot judge this device; the rest still can.
@@ -516,6 +538,7 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
         break;
       case 'benchmark': {
         if (!ok || !report?.latencyMs) {
+          if (!ok && retried({ step: 'benchmark' })) break;
           update({ step: unreachable ? 'skipped' : 'failed', error: `benchmark: ${failure}` });
           break;
         }
@@ -538,12 +561,15 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
         break;
       }
       case 'activate':
-        if (ok) update({ switched: 1, step: 'done' });
+        if (ok) update({ switched: 1, step: 'done', error: null });
         else {
           // An activation that timed out may still have switched: the device's state says.
           const switched =
             this.deviceOrNull(t.device_id)?.activeVariant?.artifactSha256 ===
             this.rollouts.get(rolloutId)?.artifact_sha256;
+          // Retried only while the device is known not to run the variant, and not after an
+          // abort asked for its rollback.
+          if (!switched && t.rollback === null && retried({ step: 'activate' })) break;
           update({
             step: 'failed',
             error: `activate: ${failure}`,
@@ -554,7 +580,8 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
         break;
       case 'rollback':
         if (ok) update({ step: 'rolled-back', rollback: 'done', switched: 0 });
-        else update({ rollback: 'failed', error: `rollback: ${failure}` });
+        else if (!retried({ rollback: 'needed' }))
+          update({ rollback: 'failed', error: `rollback: ${failure}` });
         break;
     }
     return violation;
@@ -578,8 +605,10 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private sendRollbacks(rollout: RolloutRow): void {
+    const now = this.clock.now();
     for (const t of this.rollouts.targets(rollout.id)) {
       if (t.rollback !== 'needed' || t.phase !== null) continue;
+      if (t.retry_at !== null && t.retry_at > now) continue;
       if (t.switched !== 1) {
         this.database.write('rollout.target', () =>
           this.rollouts.updateTarget(rollout.id, t.device_id, { rollback: null }, this.clock.now()),
@@ -687,6 +716,13 @@ interface ProbeSample {
 
 function strategyOf(rollout: RolloutRow): RolloutStrategy {
   return JSON.parse(rollout.strategy_json) as RolloutStrategy;
+}
+
+/** Whether the device marked its error retryable (the outbox keeps `{ code, retryable }`). */
+function reportedRetryable(finished: FinishedCommandRow): boolean {
+  if (!finished.result_json) return false;
+  const result = JSON.parse(finished.result_json) as { retryable?: unknown } | null;
+  return result?.retryable === true;
 }
 
 function rulesOf(rollout: RolloutRow): AbortRules {

@@ -48,6 +48,8 @@ const target = (i: number, wave: number, step: TargetStep): TargetRow => ({
   switched: 0,
   rollback: null,
   deadline_at: null,
+  retries: step === 'benchmark' ? 1 : 0,
+  retry_at: step === 'benchmark' ? Date.UTC(2026, 0, 1) : null,
   updated_at: 0,
 });
 const targets = [
@@ -66,6 +68,17 @@ describe('rolloutView target detail', () => {
       targets.map((t) => [t.device_id, t.step]),
     );
     assert.deepEqual(view.targetCounts, { done: 2, failed: 1, skipped: 1, benchmark: 1 });
+    // a target waiting for a retry says how many it had and when the next goes out
+    assert.deepEqual(
+      view.targets.map((t) => [t.retries, t.retryAt]),
+      [
+        [0, null],
+        [0, null],
+        [0, null],
+        [0, null],
+        [1, '2026-01-01T00:00:00.000Z'],
+      ],
+    );
     assert.deepEqual(
       view.waves.map((w) => w.deviceIds),
       [

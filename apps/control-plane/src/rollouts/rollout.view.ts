@@ -17,7 +17,12 @@ export interface RolloutTargetView {
   p99Ms: number | null;
   previousP50Ms: number | null;
   agreement: number | null;
+  /** The last failure; while a retry waits, the retryable error that caused it. */
   error: string | null;
+  /** Steps sent again after a retryable device error. */
+  retries: number;
+  /** When the waiting retry goes out (ISO time), or null. */
+  retryAt: string | null;
 }
 
 /**
@@ -116,5 +121,7 @@ export function targetView(t: TargetRow): RolloutTargetView {
     previousP50Ms: t.previous_p50_ms,
     agreement: t.agreement,
     error: t.error,
+    retries: t.retries,
+    retryAt: t.retry_at === null ? null : new Date(t.retry_at).toISOString(),
   };
 }

@@ -77,25 +77,35 @@ describe('RolloutsRepository', () => {
 
   it("a wave's ready and unfinished targets, step counts and deadline, by query", () => {
     database.write('test', () => {
-      for (const d of ['w1', 'w2', 'w3', 'w4', 'w5']) repo.insertTarget('r1', d, 1, 0);
+      for (const d of ['w1', 'w2', 'w3', 'w4', 'w5', 'w6']) repo.insertTarget('r1', d, 1, 0);
       repo.updateTarget('r1', 'w1', { step: 'done' }, 0);
       repo.updateTarget('r1', 'w2', { step: 'failed' }, 0);
       repo.updateTarget('r1', 'w3', { step: 'benchmark', phase: 'benchmark', command_id: 'x' }, 0);
       repo.updateTarget('r1', 'w4', { step: 'activate' }, 0);
+      // a retry waiting for its time: not ready before it
+      repo.updateTarget('r1', 'w6', { step: 'benchmark', retries: 1, retry_at: 3_000 }, 0);
       repo.setWaveDeadline('r1', 1, 5_000, 7);
     });
     assert.deepEqual(
-      repo.readyTargets('r1', 1).map((t) => [t.device_id, t.step]),
+      repo.readyTargets('r1', 1, 2_999).map((t) => [t.device_id, t.step]),
       [
         ['w4', 'activate'],
         ['w5', 'pending'],
       ],
     );
-    assert.equal(repo.unfinishedInWave('r1', 1), 3);
+    assert.deepEqual(
+      repo.readyTargets('r1', 1, 3_000).map((t) => [t.device_id, t.step, t.retries]),
+      [
+        ['w4', 'activate', 0],
+        ['w5', 'pending', 0],
+        ['w6', 'benchmark', 1],
+      ],
+    );
+    assert.equal(repo.unfinishedInWave('r1', 1), 4);
     assert.equal(repo.unfinishedInWave('r1', 0), 4);
     assert.deepEqual(repo.stepCounts('r1'), {
       activate: 1,
-      benchmark: 1,
+      benchmark: 2,
       done: 1,
       failed: 1,
       pending: 5,
@@ -103,7 +113,7 @@ describe('RolloutsRepository', () => {
     const wave1 = repo.waveTargets('r1', 1);
     assert.deepEqual(
       wave1.map((t) => t.device_id),
-      ['w1', 'w2', 'w3', 'w4', 'w5'],
+      ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'],
     );
     assert.ok(wave1.every((t) => t.deadline_at === 5_000 && t.updated_at === 7));
     assert.ok(repo.waveTargets('r1', 0).every((t) => t.deadline_at === null));

@@ -71,6 +71,10 @@ export interface TargetRow {
   switched: number;
   rollback: RollbackState | null;
   deadline_at: number | null;
+  /** Steps sent again after the device failed them with a retryable error. */
+  retries: number;
+  /** The next retry is not sent before this time (ms); null when none is waiting. */
+  retry_at: number | null;
   updated_at: number;
 }
 
@@ -208,13 +212,14 @@ export class RolloutsRepository {
     ).all(rolloutId, wave) as TargetRow[];
   }
 
-  /** Targets of a wave that wait for nothing and are not finished: the next step is theirs. */
-  readyTargets(rolloutId: string, wave: number): TargetRow[] {
+  /** Targets of a wave that wait for nothing (no command, no retry before `now`) and are not finished. */
+  readyTargets(rolloutId: string, wave: number, now: number): TargetRow[] {
     return this.statement(
       `SELECT * FROM rollout_targets
          WHERE rollout_id = ? AND wave = ? AND phase IS NULL AND step NOT IN (${TERMINAL_SQL})
+           AND (retry_at IS NULL OR retry_at <= ?)
          ORDER BY device_id`,
-    ).all(rolloutId, wave) as TargetRow[];
+    ).all(rolloutId, wave, now) as TargetRow[];
   }
 
   /** How many targets of a wave have not reached a terminal step. */

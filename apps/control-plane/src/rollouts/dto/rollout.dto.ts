@@ -50,6 +50,27 @@ export class RolloutStrategyDto {
   @Min(0)
   @Max(7 * 24 * 3600_000)
   soakMs!: number;
+
+  @ApiPropertyOptional({
+    description:
+      "Times a device's step is sent again after the device failed it with an error it marked retryable",
+    default: 2,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  retries?: number;
+
+  @ApiPropertyOptional({
+    description: 'Wait before the first retry, ms; doubled for each later one',
+    default: 5000,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3600_000)
+  retryBackoffMs?: number;
 }
 
 export class AbortRulesDto {
