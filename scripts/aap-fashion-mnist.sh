@@ -9,12 +9,19 @@
 # Each run trains the unpruned model first (skipped when its file exists), then runs AAP with
 # the L1-norm and one-shot attention baselines at the same parameter and training budget, and
 # writes the model, the ONNX export and a JSON report (trajectory + provenance) to $OUT.
+#
+# The search budget of the resnet, vgg and latency modes can be changed without editing:
+# MINUTES (wall clock of the search), STEPS (fine-tuning steps of 128 images a round),
+# VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
+# (--channel-multiple, default 1) and TAG (appended to the output names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
 OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
+SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}")
+T="${TAG:+-$TAG}"
 
 train_once() { # arch file epochs [extra train flags]
   local arch="$1" file="$2" epochs="$3"
@@ -36,21 +43,21 @@ case "$MODE" in
     # the unpruned model: docs/benchmarks.md's ResNet-8 recipe (8-epoch cosine, pad-crop 2)
     train_once resnet8 "$OUT/resnet8.ecm" 8 -b 64 --pad-crop 2 --workers 2
     edgec compress aap -m "$OUT/resnet8.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
-      --time-budget 35 --steps 60 -b 128 --baselines \
-      --report "$OUT/resnet8-aap.json" -o "$OUT/resnet8-aap.ecm" --onnx "$OUT/resnet8-aap.onnx"
+      --time-budget "${MINUTES:-35}" "${SEARCH[@]}" --baselines \
+      --report "$OUT/resnet8-aap$T.json" -o "$OUT/resnet8-aap$T.ecm" --onnx "$OUT/resnet8-aap$T.onnx"
     ;;
   vgg)
     train_once vgg8 "$OUT/vgg8q.ecm" 4 -b 64 --pad-crop 2 --width 0.25
     edgec compress aap -m "$OUT/vgg8q.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
-      --time-budget 30 --steps 60 -b 128 --baselines \
-      --report "$OUT/vgg8q-aap.json" -o "$OUT/vgg8q-aap.ecm" --onnx "$OUT/vgg8q-aap.onnx"
+      --time-budget "${MINUTES:-30}" "${SEARCH[@]}" --baselines \
+      --report "$OUT/vgg8q-aap$T.json" -o "$OUT/vgg8q-aap$T.ecm" --onnx "$OUT/vgg8q-aap$T.onnx"
     ;;
   latency)
     train_once resnet8 "$OUT/resnet8.ecm" 8 -b 64 --pad-crop 2 --workers 2
     # target: TARGET_MS, measured with onnxruntime-node on this machine (batch 1, one thread)
     edgec compress aap -m "$OUT/resnet8.ecm" -d fashion-mnist --objective "latency=${TARGET_MS:-0.3}ms@local" \
-      --max-drop 0.3 --time-budget 15 --steps 60 -b 128 \
-      --report "$OUT/resnet8-latency.json" -o "$OUT/resnet8-latency.ecm" --onnx "$OUT/resnet8-latency.onnx"
+      --max-drop 0.3 --time-budget "${MINUTES:-15}" "${SEARCH[@]}" \
+      --report "$OUT/resnet8-latency$T.json" -o "$OUT/resnet8-latency$T.ecm" --onnx "$OUT/resnet8-latency$T.onnx"
     ;;
   *)
     echo "usage: $0 short|resnet|vgg|latency" >&2
