@@ -29,13 +29,16 @@ export interface ReceivedCommand {
   nth: number;
 }
 
-/** Decides the answer to each new command; the default answer is `succeed(command)`. */
-export type Script = (received: ReceivedCommand) => ScriptedResult | undefined;
+/**
+ * Decides the answer to each new command: a result, undefined for `succeed(command)`, or
+ * 'no-answer' to acknowledge it and never finish it.
+ */
+export type Script = (received: ReceivedCommand) => ScriptedResult | 'no-answer' | undefined;
 
 export class ScriptedDevice {
   readonly received: ReceivedCommand[] = [];
   private client?: MqttClient;
-  private active: string | null = null;
+  private active: string | null;
   private readonly answered = new Map<string, EventMessage>();
 
   constructor(
@@ -44,8 +47,12 @@ export class ScriptedDevice {
       deviceId: string;
       password: string;
       script: Script;
+      /** The artifact the device says it runs when it connects. */
+      active?: string;
     },
-  ) {}
+  ) {
+    this.active = options.active ?? null;
+  }
 
   /** Connects, says it is online and subscribes to its commands; resolves on SUBACK. */
   start(): Promise<void> {
@@ -126,7 +133,9 @@ export class ScriptedDevice {
     const received = { command, receivedAt: Date.now(), nth };
     this.received.push(received);
     this.publish(command.id, 0, { type: 'ack', duplicate: false });
-    const result = this.options.script(received) ?? succeed(command);
+    const answer = this.options.script(received);
+    if (answer === 'no-answer') return;
+    const result = answer ?? succeed(command);
     if (result.type === 'activated') this.active = result.artifactSha256;
     this.answered.set(command.id, this.publish(command.id, 1, result));
     if (result.type === 'activated') {

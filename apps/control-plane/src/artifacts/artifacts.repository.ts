@@ -48,12 +48,13 @@ export class ArtifactsRepository {
       .run(at, chunkBytes, chunkCount, sha256);
   }
 
-  /** Artifacts no variant refers to. */
+  /**
+   * Artifacts nothing refers to: no variant, and no rollout still running or paused (its
+   * variant's file, and the drift-probe sample its devices fetch).
+   */
   unreferenced(): ArtifactRow[] {
     return this.database.db
-      .prepare(
-        'SELECT a.* FROM artifacts a WHERE NOT EXISTS (SELECT 1 FROM variants v WHERE v.artifact_sha256 = a.sha256)',
-      )
+      .prepare(`SELECT a.* FROM artifacts a WHERE ${UNREFERENCED.replaceAll('?', 'a.sha256')}`)
       .all() as ArtifactRow[];
   }
 
@@ -62,9 +63,16 @@ export class ArtifactsRepository {
     return (
       this.database.db
         .prepare(
-          'DELETE FROM artifacts WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM variants WHERE artifact_sha256 = ?)',
+          `DELETE FROM artifacts WHERE sha256 = @sha AND ${UNREFERENCED.replaceAll('?', '@sha')}`,
         )
-        .run(sha256, sha256).changes > 0
+        .run({ sha: sha256 }).changes > 0
     );
   }
 }
+
+/** The condition "the artifact `?` is referenced by nothing" (`?` is replaced by the caller). */
+const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM variants v WHERE v.artifact_sha256 = ?)
+  AND NOT EXISTS (SELECT 1 FROM rollouts r
+                  WHERE r.state IN ('running', 'paused') AND r.artifact_sha256 = ?)
+  AND NOT EXISTS (SELECT 1 FROM rollout_probes p JOIN rollouts r ON r.id = p.rollout_id
+                  WHERE r.state IN ('running', 'paused') AND p.sample_sha256 = ?)`;

@@ -28,6 +28,9 @@ const EMPTY = Buffer.alloc(0);
  */
 @Injectable()
 export class ArtifactsService {
+  /** Artifacts in use by this process, with how many users each (see pin). */
+  private readonly pins = new Map<string, number>();
+
   constructor(
     private readonly store: ArtifactStoreRepository,
     private readonly artifacts: ArtifactsRepository,
@@ -148,12 +151,31 @@ export class ArtifactsService {
   }
 
   /**
-   * Deletes artifacts no variant refers to: database row, retained messages and file. Also
-   * removes files that never got a row (a crash between writing the file and committing).
+   * Keeps an artifact out of garbage collection until the returned function is called: for a
+   * file in use that no row refers to yet or at all (a latency candidate while devices fetch
+   * and benchmark it). Pins live in this process; nothing is in use after a restart.
+   */
+  pin(sha256: string): () => void {
+    this.pins.set(sha256, (this.pins.get(sha256) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.pins.get(sha256) ?? 1) - 1;
+      if (left > 0) this.pins.set(sha256, left);
+      else this.pins.delete(sha256);
+    };
+  }
+
+  /**
+   * Deletes artifacts nothing refers to (no variant, no running or paused rollout, no pin):
+   * database row, retained messages and file. Also removes files that never got a row (a crash
+   * between writing the file and committing).
    */
   async collectGarbage(): Promise<{ deleted: string[]; orphanFiles: string[] }> {
     const deleted: string[] = [];
     for (const row of this.artifacts.unreferenced()) {
+      if (this.pins.has(row.sha256)) continue;
       if (
         !this.database.write('artifact.gc', () => this.artifacts.deleteIfUnreferenced(row.sha256))
       )
@@ -170,7 +192,7 @@ export class ArtifactsService {
       deleted.push(row.sha256);
     }
     const known = new Set(this.artifacts.all().map((a) => a.sha256));
-    const orphanFiles = this.store.list().filter((sha) => !known.has(sha));
+    const orphanFiles = this.store.list().filter((sha) => !known.has(sha) && !this.pins.has(sha));
     for (const sha of orphanFiles) this.store.delete(sha);
     return { deleted, orphanFiles };
   }

@@ -108,10 +108,23 @@ export class LatencyService {
   async measure(req: MeasureRequest, signal?: AbortSignal): Promise<LatencyAnswer> {
     validate(req);
     signal?.throwIfAborted();
+    const { sha, release } = await this.publishCandidate(req.onnx);
+    try {
+      return await this.measurePublished(req, sha, signal);
+    } finally {
+      release();
+    }
+  }
+
+  /** The rest of `measure`, for a candidate already stored, published and pinned. */
+  private async measurePublished(
+    req: MeasureRequest,
+    sha: string,
+    signal: AbortSignal | undefined,
+  ): Promise<LatencyAnswer> {
     const k = req.k ?? DEFAULTS.k;
     const retries = req.retries ?? DEFAULTS.retries;
     const waitMs = req.waitForDevicesMs ?? DEFAULTS.waitForDevicesMs;
-    const sha = await this.publishCandidate(req.onnx);
     const workload = this.tryWorkload(req.onnx, sha);
     this.database.write('latency.measure', () =>
       this.audit.record('latency', 'latency.measure', sha, {
@@ -257,15 +270,25 @@ export class LatencyService {
     return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0];
   }
 
-  /** Stores the candidate (content-addressed) and publishes it unless already published. */
-  private async publishCandidate(onnx: Buffer): Promise<string> {
+  /**
+   * Stores the candidate (content-addressed) and publishes it unless already published. It is
+   * pinned from the moment its file exists (no variant refers to it yet, so garbage collection
+   * would otherwise take it while devices fetch it); the caller releases the pin.
+   */
+  private async publishCandidate(onnx: Buffer): Promise<{ sha: string; release: () => void }> {
     const stored = this.artifacts.storeBuffer(onnx);
-    this.database.write('latency.candidate', () =>
-      this.artifacts.record(stored, 'application/onnx'),
-    );
-    if (this.artifacts.get(stored.sha256).published_at === null)
-      await this.artifacts.publish(stored.sha256);
-    return stored.sha256;
+    const release = this.artifacts.pin(stored.sha256);
+    try {
+      this.database.write('latency.candidate', () =>
+        this.artifacts.record(stored, 'application/onnx'),
+      );
+      if (this.artifacts.get(stored.sha256).published_at === null)
+        await this.artifacts.publish(stored.sha256);
+      return { sha: stored.sha256, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   /** The prediction beside a measurement; null when the profile is unknown. */

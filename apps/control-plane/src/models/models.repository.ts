@@ -110,4 +110,15 @@ export class ModelsRepository {
   deleteVariant(id: string): boolean {
     return this.db.prepare('DELETE FROM variants WHERE id = ?').run(id).changes > 0;
   }
+
+  /** Rollouts still running or paused of one variant, or of any variant of a model. */
+  activeRollouts(of: { modelId: string } | { variantId: string }): { id: string; state: string }[] {
+    const [column, value] = 'modelId' in of ? ['v.model_id', of.modelId] : ['v.id', of.variantId];
+    return this.db
+      .prepare(
+        `SELECT r.id, r.state FROM rollouts r JOIN variants v ON v.id = r.variant_id
+           WHERE r.state IN ('running', 'paused') AND ${column} = ? ORDER BY r.created_at`,
+      )
+      .all(value) as { id: string; state: string }[];
+  }
 }

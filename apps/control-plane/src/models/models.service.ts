@@ -142,7 +142,9 @@ export class ModelsService {
   /** Deletes a model and its variants; their artifacts go at the next garbage collection. */
   async deleteModel(id: string) {
     this.database.write('model.delete', () => {
-      if (!this.models.deleteModel(id)) throw notFound('model', id);
+      if (!this.models.getModel(id)) throw notFound('model', id);
+      refuseWhileRolledOut(this.models.activeRollouts({ modelId: id }), `model "${id}"`);
+      this.models.deleteModel(id);
       this.audit.record('api', 'model.delete', id);
     });
     return this.artifacts.collectGarbage();
@@ -173,6 +175,7 @@ export class ModelsService {
         throw conflict('the original variant goes with its model: delete the model instead');
       if (this.models.childCount(id) > 0)
         throw conflict(`variant "${id}" has derived variants; delete them first`);
+      refuseWhileRolledOut(this.models.activeRollouts({ variantId: id }), `variant "${id}"`);
       this.models.deleteVariant(id);
       this.audit.record('api', 'variant.delete', id);
     });
@@ -277,4 +280,11 @@ function toVariantView(r: VariantRow): VariantView {
     artifactSha256: r.artifact_sha256,
     createdAt: new Date(r.created_at).toISOString(),
   };
+}
+
+/** A model or variant that devices are being switched to stays until its rollouts end. */
+function refuseWhileRolledOut(rollouts: { id: string; state: string }[], what: string): void {
+  if (rollouts.length === 0) return;
+  const list = rollouts.map((r) => `${r.id} (${r.state})`).join(', ');
+  throw conflict(`${what} is being rolled out by ${list}; wait for it to end or abort it first`);
 }
