@@ -13,14 +13,16 @@
 # The search budget of the resnet, vgg and latency modes can be changed without editing:
 # MINUTES (wall clock of the search), STEPS (fine-tuning steps of 128 images a round),
 # VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
-# (--channel-multiple, default 1) and TAG (appended to the output names).
+# (--channel-multiple, default 1), LAMBDA (first threshold step, default the median group
+# score) and TAG (appended to the output names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
 OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
-SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}")
+SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}"
+  ${LAMBDA:+--lambda "$LAMBDA"})
 T="${TAG:+-$TAG}"
 
 train_once() { # arch file epochs [extra train flags]
