@@ -5,3 +5,4 @@ export * from './mqtt-test-client';
 export * from './embedded-broker.harness';
 export * from './mosquitto.launcher';
 export * from './server-process.harness';
+export * from './device-messages';

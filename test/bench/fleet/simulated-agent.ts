@@ -36,16 +36,13 @@ import {
   type ManifestMessage,
   type ProgressStep,
 } from '@edgecompress/protocol';
+import { deviceEvent, deviceStateMessage, type DeviceEventBody } from '@edgecompress/testing';
 import type { FleetModelCache } from './fleet-model.cache';
 import { downloadArtifact } from './http-artifact.download';
 
 export type TransferMode = 'http' | 'full' | 'manifest';
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-type EventBody = DistributiveOmit<
-  EventMessage,
-  'protocol' | 'kind' | 'deviceId' | 'commandId' | 'seq' | 'sentAt'
->;
+type EventBody = DeviceEventBody;
 
 export interface SimulatedAgentOptions {
   brokerUrl: string;
@@ -201,19 +198,12 @@ export class SimulatedAgent {
   }
 
   private stateMessage(online: boolean): Buffer {
-    return encodeMessage('state', {
-      protocol: PROTOCOL_VERSION,
-      kind: 'state',
+    return deviceStateMessage({
       deviceId: this.options.deviceId,
       online,
       connection: this.connection,
       agentVersion: AGENT_VERSION,
-      activeVariant: this.active
-        ? {
-            artifactSha256: this.active.sha256,
-            ...(this.active.variantId ? { variantId: this.active.variantId } : {}),
-          }
-        : null,
+      active: this.active,
       sentAt: this.now(),
     });
   }
@@ -604,15 +594,7 @@ export class SimulatedAgent {
   }
 
   private send(commandId: string, seq: number, body: EventBody): EventMessage {
-    const event = {
-      ...body,
-      protocol: PROTOCOL_VERSION,
-      kind: 'event',
-      deviceId: this.options.deviceId,
-      commandId,
-      seq,
-      sentAt: this.now(),
-    } as EventMessage;
+    const event = deviceEvent(this.options.deviceId, commandId, seq, body, this.now());
     this.publishEvent(event);
     return event;
   }

@@ -14,13 +14,10 @@ import {
   type CommandMessage,
   type EventMessage,
 } from '@edgecompress/protocol';
+import { deviceEvent, deviceStateMessage, type DeviceEventBody } from '@edgecompress/testing';
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 /** What the device answers a command with (the envelope is added here). */
-export type ScriptedResult = DistributiveOmit<
-  EventMessage,
-  'protocol' | 'kind' | 'deviceId' | 'commandId' | 'seq' | 'sentAt'
->;
+export type ScriptedResult = DeviceEventBody;
 
 export interface ReceivedCommand {
   command: CommandMessage;
@@ -147,15 +144,7 @@ export class ScriptedDevice {
   }
 
   private publish(commandId: string, seq: number, body: ScriptedResult): EventMessage {
-    const event = {
-      ...body,
-      protocol: PROTOCOL_VERSION,
-      kind: 'event',
-      deviceId: this.options.deviceId,
-      commandId,
-      seq,
-      sentAt: Date.now(),
-    } as EventMessage;
+    const event = deviceEvent(this.options.deviceId, commandId, seq, body, Date.now());
     this.publishEvent(event);
     return event;
   }
@@ -169,14 +158,12 @@ export class ScriptedDevice {
   }
 
   private state(online: boolean): Buffer {
-    return encodeMessage('state', {
-      protocol: PROTOCOL_VERSION,
-      kind: 'state',
+    return deviceStateMessage({
       deviceId: this.options.deviceId,
       online,
       connection: 1,
       agentVersion: '0.1.0-scripted',
-      activeVariant: this.active ? { artifactSha256: this.active } : null,
+      active: this.active ? { sha256: this.active } : null,
       sentAt: Date.now(),
     });
   }
