@@ -63,7 +63,8 @@ export interface CkdfOptions {
   onProgress?: (p: CkdfProgress) => void;
 }
 
-export type BankInit = 'random' | 'embed';
+export const BANK_INITS = ['random', 'embed'] as const;
+export type BankInit = (typeof BANK_INITS)[number];
 
 export interface CkdfProgress {
   /** `warm-up`: the bank-filling pass of `bankInit: 'embed'` (step counts its batches). */
@@ -184,6 +185,10 @@ export function runCkdf(dataset: Dataset, options: CkdfOptions): CkdfResult {
   const o = { ...DEFAULTS, ...(given as CkdfOptions) };
   if (!(Number.isInteger(o.epochs) && o.epochs >= 1))
     throw new RangeError(`epochs must be an integer >= 1, got ${o.epochs}`);
+  if (!BANK_INITS.includes(o.bankInit))
+    throw new RangeError(
+      `bankInit must be one of ${BANK_INITS.join(', ')}, got "${String(o.bankInit)}"`,
+    );
   assertCompatible(options.teacher, options.student, dataset);
   const split = dataset.train;
   if (o.gamma > 0 && !split.labels)

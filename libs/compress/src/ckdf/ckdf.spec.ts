@@ -11,7 +11,7 @@ import {
 } from '@edgecompress/engine';
 import { ContrastMemory, NegativeSampler, nceLoss } from './contrast-memory';
 import { pickCandidate, poolAndPad, resolveFeaturePairs } from './feature-pairs';
-import { runCkdf } from './ckdf-runner';
+import { runCkdf, type BankInit } from './ckdf-runner';
 
 before(async () => {
   await initEngineBackend();
@@ -314,6 +314,19 @@ describe('runCkdf', () => {
           memoryLimitBytes: 1024,
         }),
       /memory banks need .* MiB .* over the 0 MiB limit/,
+    );
+  });
+
+  it('refuses an unknown bank initialisation, naming the known ones', () => {
+    assert.throws(
+      () =>
+        runCkdf(data, {
+          teacher: model('resnet20'),
+          student: model('resnet8'),
+          epochs: 1,
+          bankInit: 'zeros' as BankInit,
+        }),
+      /bankInit must be one of random, embed, got "zeros"/,
     );
   });
 

@@ -42,12 +42,12 @@ interface CkdfCliOptions {
 }
 
 const MATCHES: readonly BlockMatch[] = ['last', 'most-similar', 'least-similar'];
-const BANK_INITS: readonly BankInit[] = ['random', 'embed'];
 
 async function runCommand(o: CkdfCliOptions): Promise<void> {
   if (!MATCHES.includes(o.match as BlockMatch))
     throw new Error(`unknown --match "${o.match}" (one of ${MATCHES.join(', ')})`);
-  if (!BANK_INITS.includes(o.bankInit as BankInit))
+  const { BANK_INITS } = await import('@edgecompress/compress');
+  if (!(BANK_INITS as readonly string[]).includes(o.bankInit))
     throw new Error(`unknown --bank-init "${o.bankInit}" (one of ${BANK_INITS.join(', ')})`);
   const compress = await import('@edgecompress/compress');
   const engine = await import('@edgecompress/engine');
