@@ -9,8 +9,11 @@ import type { OrtRunner, RunnerLimits } from './ort-runner';
 import type { ExpandResult } from './runner-protocol';
 
 export function childExpander(runner: OrtRunner, limits: RunnerLimits): ExpandPackedFile {
-  return async (packedPath, outPath) => {
-    const result = await runner.run<ExpandResult>({ kind: 'expand', packedPath, outPath }, limits);
-    return result.expanded;
+  return async (packedPath, outPath, maxBytes) => {
+    const result = await runner.run<ExpandResult>(
+      { kind: 'expand', packedPath, outPath, maxBytes },
+      limits,
+    );
+    return result.outcome;
   };
 }

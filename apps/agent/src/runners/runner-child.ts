@@ -301,8 +301,8 @@ async function handle(request: RunnerRequest): Promise<RunnerResponse> {
   try {
     if (request.kind === 'runtime') return { kind: 'result', result: runtime() };
     if (request.kind === 'expand') {
-      const expanded = expandPackedFileSync(request.packedPath, request.outPath);
-      return { kind: 'result', result: { expanded } };
+      const outcome = expandPackedFileSync(request.packedPath, request.outPath, request.maxBytes);
+      return { kind: 'result', result: { outcome } };
     }
     const ort = loadOrt();
     switch (request.kind) {

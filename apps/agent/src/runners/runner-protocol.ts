@@ -4,6 +4,7 @@
  */
 import type { ErrorCode } from '@edgecompress/protocol';
 import type { StableHardwareFacts } from '../facts/hardware-facts';
+import type { ExpandOutcome } from '../store/packed-onnx';
 import type { LatencySummary } from './latency-stats';
 
 export interface LabelledSampleFile {
@@ -34,8 +35,8 @@ export type RunnerRequest =
   | { kind: 'runtime' }
   | { kind: 'self-test'; spec: RunSpec }
   | { kind: 'benchmark'; spec: BenchmarkSpec }
-  /** Write the expanded form of a packed low-bit model file to `outPath`. */
-  | { kind: 'expand'; packedPath: string; outPath: string };
+  /** Write the expanded form of a packed low-bit model file to `outPath`, if it fits `maxBytes`. */
+  | { kind: 'expand'; packedPath: string; outPath: string; maxBytes: number };
 
 export interface ProbeResult {
   ortVersion: string;
@@ -54,8 +55,7 @@ export interface RuntimeResult {
 }
 
 export interface ExpandResult {
-  /** False (nothing written) when the file has no packed weights. */
-  expanded: boolean;
+  outcome: ExpandOutcome;
 }
 
 export interface SelfTestResult {

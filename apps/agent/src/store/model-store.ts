@@ -35,7 +35,12 @@ import {
 import { join } from 'node:path';
 import { AgentError } from '../agent-error';
 import { fsyncDir, tempPathFor } from './atomic-file';
-import { expandInProcess, fileMayHavePackedWeights, type ExpandPackedFile } from './packed-onnx';
+import {
+  expandInProcess,
+  fileMayHavePackedWeights,
+  type ExpandOutcome,
+  type ExpandPackedFile,
+} from './packed-onnx';
 
 export interface ChunkLayout {
   sha256: string;
@@ -350,7 +355,10 @@ export class ModelStore {
 
   /**
    * Expands the packed artifact `packedPath` (verified, not yet committed) into a temp file next
-   * to its final name, makes room for it, then renames it into place.
+   * to its final name, then renames it into place. The expander writes only into the free room;
+   * when the expanded form needs more, nothing is written, room is made by evicting unprotected
+   * models (or DISK_FULL, nothing changed) and the expansion runs again: the store never holds
+   * more than its quota, even for a moment.
    */
   private async writeExpanded(
     packedPath: string,
@@ -360,29 +368,56 @@ export class ModelStore {
     const path = this.expandedPath(sha256);
     const temp = tempPathFor(path);
     try {
-      let written: boolean;
-      try {
-        written = await this.expand(packedPath, temp);
-      } catch (err) {
-        this.discardIncoming(sha256);
-        throw new AgentError(
-          'MODEL_LOAD_FAILED',
-          `artifact ${sha256} has packed weights that cannot be expanded: ${(err as Error).message}`,
-          false,
-        );
+      // The packed file itself (incoming, or a temp beside the models) holds its bytes too.
+      const held = sizeOf(packedPath);
+      const free = this.quotaBytes - this.otherBytes(sha256) - held;
+      let outcome = await this.expandOrRefuse(packedPath, temp, sha256, Math.max(0, free));
+      if (outcome.kind === 'too-large') {
+        this.makeRoom(outcome.bytes, held, sha256, protectedShas);
+        outcome = await this.expandOrRefuse(packedPath, temp, sha256, outcome.bytes);
       }
-      if (!written) return;
-      this.makeRoom(statSync(temp).size, sha256, protectedShas);
+      if (outcome.kind !== 'written') return;
       renameSync(temp, path);
     } finally {
       rmSync(temp, { force: true });
     }
   }
 
-  /** Room for `bytes` more (beyond this artifact's own chunks), evicting unprotected models. */
-  private makeRoom(bytes: number, sha256: string, protectedShas: ReadonlySet<string>): void {
-    const used = this.usedBytes() - this.receivedBytes(sha256);
-    let free = this.quotaBytes - used;
+  private async expandOrRefuse(
+    packedPath: string,
+    temp: string,
+    sha256: string,
+    maxBytes: number,
+  ): Promise<ExpandOutcome> {
+    try {
+      return await this.expand(packedPath, temp, maxBytes);
+    } catch (err) {
+      this.discardIncoming(sha256);
+      throw new AgentError(
+        'MODEL_LOAD_FAILED',
+        `artifact ${sha256} has packed weights that cannot be expanded: ${(err as Error).message}`,
+        false,
+      );
+    }
+  }
+
+  /** Bytes on disk that are not this artifact's: other models and other partial files. */
+  private otherBytes(sha256: string): number {
+    return this.usedBytes() - this.receivedBytes(sha256);
+  }
+
+  /**
+   * Room for the `expanded` form beside the `held` bytes of this artifact's packed file,
+   * evicting unprotected models; DISK_FULL (nothing evicted) when that cannot be done.
+   */
+  private makeRoom(
+    expanded: number,
+    held: number,
+    sha256: string,
+    protectedShas: ReadonlySet<string>,
+  ): void {
+    const bytes = expanded + held;
+    let free = this.quotaBytes - this.otherBytes(sha256);
     if (bytes <= free) return;
     const evictable = this.evictable(sha256, protectedShas);
     const reclaimable = evictable.reduce((sum, m) => sum + m.size, 0);
@@ -390,7 +425,7 @@ export class ModelStore {
       this.discardIncoming(sha256);
       throw new AgentError(
         'DISK_FULL',
-        `artifact ${sha256} expands to ${bytes} bytes; ${free} free of ${this.quotaBytes} and only ${reclaimable} reclaimable`,
+        `artifact ${sha256} expands to ${expanded} bytes beside its ${held} packed; ${free} free of ${this.quotaBytes} and only ${reclaimable} reclaimable`,
       );
     }
     for (const m of evictable) {

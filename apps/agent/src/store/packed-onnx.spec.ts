@@ -11,7 +11,13 @@ import { AgentError } from '../agent-error';
 import { childExpander } from '../runners/child-expander';
 import { OrtRunner } from '../runners/ort-runner';
 import { ModelStore } from './model-store';
-import { fileMayHavePackedWeights, PACKED_WEIGHTS_KEY } from './packed-onnx';
+import {
+  expandInProcess,
+  fileMayHavePackedWeights,
+  PACKED_WEIGHTS_KEY,
+  type ExpandOutcome,
+  type ExpandPackedFile,
+} from './packed-onnx';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -99,13 +105,38 @@ describe('model store: packed low-bit ONNX artifacts', () => {
     assert.deepEqual(readdirSync(join(dir, 'broken', 'models')), []);
   });
 
-  it('counts the expanded size against the quota (DISK_FULL, nothing stored)', async () => {
-    const store = new ModelStore(join(dir, 'small'), packed.length * 2);
+  it('counts the expanded size against the quota (DISK_FULL, nothing stored, nothing written)', async () => {
+    const calls = spiedExpander();
+    const store = new ModelStore(join(dir, 'small'), packed.length * 2, calls.expand);
     await assert.rejects(
       store.importBytes(packed, sha(packed), 'application/onnx'),
       (err: AgentError) => err.code === 'DISK_FULL' && /expands to/.test(err.message),
     );
     assert.deepEqual(readdirSync(join(dir, 'small', 'models')), []);
+    // Asked to write into the room left beside the packed file, and refused to: no byte over.
+    const expandedBytes = expandPackedWeights(packed).length;
+    assert.deepEqual(calls.seen, [
+      { maxBytes: packed.length, outcome: { kind: 'too-large', bytes: expandedBytes } },
+    ]);
+  });
+
+  it('evicts an older model before the expanded form is written, never holding more than the quota', async () => {
+    const expandedBytes = expandPackedWeights(packed).length;
+    const quota = packed.length + expandedBytes + 16;
+    const calls = spiedExpander();
+    const store = new ModelStore(join(dir, 'evict'), quota, calls.expand);
+    const older = Buffer.alloc(4096, 7);
+    await store.importBytes(older, sha(older), 'application/octet-stream');
+    await store.importBytes(packed, sha(packed), 'application/onnx');
+    assert.deepEqual(calls.seen, [
+      // beside the older model 4080 bytes too few are free: nothing written ...
+      { maxBytes: expandedBytes - 4080, outcome: { kind: 'too-large', bytes: expandedBytes } },
+      // ... the older model is evicted, then the expanded form fits exactly
+      { maxBytes: expandedBytes, outcome: { kind: 'written', bytes: expandedBytes } },
+    ]);
+    assert.equal(calls.largestFile, expandedBytes);
+    assert.deepEqual(store.listModels(), [sha(packed)]);
+    assert.equal(store.usedBytes(), packed.length + expandedBytes);
   });
 
   it('expands in a runner child as the agent does: the same bytes as in process', async () => {
@@ -149,3 +180,20 @@ describe('model store: packed low-bit ONNX artifacts', () => {
     assert.equal(store.hasModel(sha(packed)), false);
   });
 });
+
+/** The in-process expander, recording what it was asked and did. */
+function spiedExpander() {
+  const seen: { maxBytes: number; outcome: ExpandOutcome }[] = [];
+  const spy = {
+    seen,
+    largestFile: 0,
+    expand: (async (packedPath, outPath, maxBytes) => {
+      const outcome = await expandInProcess(packedPath, outPath, maxBytes);
+      seen.push({ maxBytes, outcome });
+      if (outcome.kind === 'written')
+        spy.largestFile = Math.max(spy.largestFile, statSync(outPath).size);
+      return outcome;
+    }) as ExpandPackedFile,
+  };
+  return spy;
+}

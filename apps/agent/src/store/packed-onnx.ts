@@ -58,17 +58,36 @@ export function expandPackedOnnx(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * Writes the expanded form of the packed model file at `packedPath` to `outPath` (fsynced).
- * Resolves false, writing nothing, when the file has no packed weights; rejects when the packing
- * is broken. The agent runs it in a runner child (apps/agent/src/runners/child-expander.ts).
+ * What expanding a model file did: nothing (no packed weights), wrote `bytes`, or wrote nothing
+ * because the expanded form (`bytes`) is larger than the room it was given.
  */
-export type ExpandPackedFile = (packedPath: string, outPath: string) => Promise<boolean>;
+export type ExpandOutcome =
+  | { kind: 'not-packed' }
+  | { kind: 'written'; bytes: number }
+  | { kind: 'too-large'; bytes: number };
+
+/**
+ * Writes the expanded form of the packed model file at `packedPath` to `outPath` (fsynced),
+ * unless it is larger than `maxBytes`: the size is known before a byte is written, so a device
+ * short of disk never holds more than its quota, even for a moment. Rejects when the packing is
+ * broken. The agent runs it in a runner child (apps/agent/src/runners/child-expander.ts).
+ */
+export type ExpandPackedFile = (
+  packedPath: string,
+  outPath: string,
+  maxBytes: number,
+) => Promise<ExpandOutcome>;
 
 /** Expansion in the calling process: what the runner child runs, and the store's default. */
-export function expandPackedFileSync(packedPath: string, outPath: string): boolean {
+export function expandPackedFileSync(
+  packedPath: string,
+  outPath: string,
+  maxBytes: number,
+): ExpandOutcome {
   const bytes = readFileSync(packedPath);
   const expanded = expandPackedOnnx(bytes);
-  if (expanded === bytes) return false;
+  if (expanded === bytes) return { kind: 'not-packed' };
+  if (expanded.length > maxBytes) return { kind: 'too-large', bytes: expanded.length };
   const fd = openSync(outPath, 'w', 0o600);
   try {
     let offset = 0;
@@ -79,8 +98,8 @@ export function expandPackedFileSync(packedPath: string, outPath: string): boole
   } finally {
     closeSync(fd);
   }
-  return true;
+  return { kind: 'written', bytes: expanded.length };
 }
 
-export const expandInProcess: ExpandPackedFile = (packedPath, outPath) =>
-  new Promise((resolve) => resolve(expandPackedFileSync(packedPath, outPath)));
+export const expandInProcess: ExpandPackedFile = (packedPath, outPath, maxBytes) =>
+  new Promise((resolve) => resolve(expandPackedFileSync(packedPath, outPath, maxBytes)));
