@@ -232,11 +232,17 @@ export class CommandsService {
     return this.commands.due(this.clock.now(), limit);
   }
 
-  /** Records when the broker took each of these commands: one transaction for all of them. */
+  /**
+   * Records when the broker took each of these commands: one transaction for all of them, its
+   * fsync off the event loop (deferred). Losing it to a power cut only makes the outbox send
+   * those commands again, which devices recognise by id and answer without running twice.
+   */
   markSentMany(sends: readonly { id: string; at: number }[]): void {
     if (sends.length === 0) return;
-    this.database.write('command.sent', () =>
-      this.commands.markSentMany(sends, this.config.commands.retryMs),
+    this.database.write(
+      'command.sent',
+      () => this.commands.markSentMany(sends, this.config.commands.retryMs),
+      'deferred',
     );
   }
 
