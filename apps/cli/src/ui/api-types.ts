@@ -78,6 +78,10 @@ export interface RolloutTarget {
   previousP50Ms: number | null;
   agreement: number | null;
   error: string | null;
+  /** Steps sent again after a retryable device error (absent from older servers). */
+  retries?: number;
+  /** When the waiting retry goes out. */
+  retryAt?: string | null;
 }
 
 export interface RolloutView {

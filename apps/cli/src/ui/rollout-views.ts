@@ -48,10 +48,17 @@ export function renderTargets(rollout: RolloutView): string {
       { header: 'P99 MS', value: (t) => formatMs(t.p99Ms), align: 'right' },
       { header: 'PREV P50', value: (t) => formatMs(t.previousP50Ms), align: 'right' },
       { header: 'AGREEMENT', value: (t) => formatPercent(t.agreement), align: 'right' },
+      { header: 'RETRIES', value: retriesOf, align: 'right' },
       { header: 'ERROR', value: (t) => t.error },
     ],
     rollout.targets,
   );
+}
+
+/** How many retries a device had, and when the next one goes out if one is waiting. */
+function retriesOf(t: RolloutTarget): string {
+  const n = t.retries ?? 0;
+  return t.retryAt ? `${n}, next ${when(t.retryAt).slice(11)}` : String(n);
 }
 
 export function renderRollout(rollout: RolloutView): string {
