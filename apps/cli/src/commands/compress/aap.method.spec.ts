@@ -65,6 +65,59 @@ describe('edgec compress aap (real processes)', () => {
     assert.equal(provenance.stopReason, 'target-reached');
   });
 
+  it('--baselines prints L1-norm and one-shot attention at the delivered size and adds them to the report', () => {
+    const report = join(dir, 'with-baselines.json');
+    const r = edgec([
+      'compress',
+      'aap',
+      '-m',
+      model,
+      '-d',
+      'synthetic',
+      '--objective',
+      'params=0.3',
+      '--max-drop',
+      '100',
+      '--rounds',
+      '40',
+      '--steps',
+      '2',
+      '-b',
+      '16',
+      '--validation',
+      '50',
+      '--calibration-batches',
+      '1',
+      '--baselines',
+      '--report',
+      report,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    // the search's outputs come first, the baseline table after them
+    const searchDone = r.stdout.indexOf('trajectory and provenance written to');
+    const table = r.stdout.search(/\n\s*l1-norm\s/);
+    assert.ok(searchDone >= 0 && table > searchDone, r.stdout);
+    assert.match(r.stdout, /report with the baselines written to/);
+    const json = JSON.parse(readFileSync(report, 'utf8')) as {
+      metrics: { params: number };
+      baselines: {
+        method: string;
+        params: number;
+        testAccuracy: number;
+        fineTune: { steps: number };
+      }[];
+    };
+    assert.deepEqual(
+      json.baselines.map((b) => b.method),
+      ['l1-norm', 'one-shot-attention'],
+    );
+    for (const b of json.baselines) {
+      assert.ok(b.params <= json.metrics.params * 1.05, `${b.method} at ${b.params} params`);
+      assert.ok(b.testAccuracy >= 0 && b.testAccuracy <= 1);
+      assert.ok(b.fineTune.steps >= 2 && b.fineTune.steps % 2 === 0, 'the lineage budget');
+    }
+  });
+
   it('bad objectives exit non-zero with a clear message and write nothing', () => {
     const report = join(dir, 'never.json');
     const cases: [string[], RegExp][] = [

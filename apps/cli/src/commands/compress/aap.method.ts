@@ -9,6 +9,7 @@
  */
 import type { Command } from 'commander';
 import type { AapEvent, AapResult, FineTuneBudget, RoundRecord } from '@edgecompress/compress';
+import type { Dataset, Model } from '@edgecompress/engine';
 import { createProgress } from '../../ui/progress';
 import {
   int,
@@ -197,65 +198,6 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     `test accuracy: ${pct(result.baseline.testAccuracy)} -> ${pct(result.metrics.testAccuracy)} ` +
       `(round ${result.round}; * in the table)`,
   );
-  if (o.baselines) {
-    // Same training budget as the delivered model received: the fine-tuning of every round on
-    // its lineage (the rounds it was pruned and fine-tuned through, from the unpruned model).
-    const byRound = new Map(result.trajectory.map((r) => [r.round, r]));
-    let trained = 0;
-    for (let r = byRound.get(result.round); r && r.round > 0; r = byRound.get(r.startFrom))
-      trained++;
-    const { epochs: _e, steps: _s, ...rest } = fineTune;
-    const budget: FineTuneBudget =
-      o.steps !== undefined
-        ? { ...rest, steps: o.steps * Math.max(1, trained) }
-        : { ...rest, epochs: (fineTune.epochs ?? 1) * Math.max(1, trained) };
-    const searched = result.trajectory.length - 1;
-    process.stderr.write(
-      `baselines at ${short(result.metrics.params)} params, fine-tuned for ` +
-        `${budget.steps !== undefined ? `${budget.steps} steps` : `${budget.epochs} epochs`} ` +
-        `(the delivered model's ${trained} fine-tuning round(s); the search ran ${searched})\n`,
-    );
-    const common = {
-      targetParams: result.metrics.params,
-      fineTune: budget,
-      pruneStem: o.pruneStem,
-      pruneClassifier: o.pruneClassifier,
-      minChannels: o.minChannels,
-      channelMultiple: o.channelMultiple,
-      ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
-    };
-    const l1 = await compress.l1NormPruning(model, dataset, common);
-    const oneShot = await compress.oneShotAttentionPruning(model, dataset, common);
-    out.push(
-      '',
-      table(
-        ['method', 'params', 'FLOPs', 'test acc', 'vs unpruned'],
-        [
-          [
-            'unpruned',
-            short(result.baseline.params),
-            short(result.baseline.flops),
-            pct(result.baseline.testAccuracy),
-            '-',
-          ],
-          [
-            'AAP',
-            short(result.metrics.params),
-            short(result.metrics.flops),
-            pct(result.metrics.testAccuracy),
-            `${(100 * ((result.metrics.testAccuracy ?? 0) - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
-          ],
-          ...[l1, oneShot].map((b) => [
-            b.method,
-            short(b.params),
-            short(b.flops),
-            pct(b.testAccuracy),
-            `${(100 * (b.testAccuracy - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
-          ]),
-        ],
-      ),
-    );
-  }
   if (o.out) {
     engine.saveModel(o.out, result.model);
     out.push(`model written to ${o.out}`);
@@ -281,7 +223,89 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     out.push(`ONNX written to ${o.onnx}`);
   }
   if (o.report) out.push(writeResultReport(o.report, result, 'trajectory and provenance'));
+  // Written before the baselines run: they fine-tune as long as the delivered model's lineage
+  // did, and an interrupted baseline must not cost the search's result.
   process.stdout.write(out.join('\n') + '\n');
+  if (o.baselines) await runBaselines(o, result, fineTune, compress, model, dataset);
+}
+
+/**
+ * L1-norm and one-shot attention pruning at the delivered model's parameter count, each
+ * fine-tuned as long as the delivered model's lineage was; printed, and added to the report.
+ */
+async function runBaselines(
+  o: AapCliOptions,
+  result: AapResult,
+  fineTune: FineTuneBudget,
+  compress: typeof import('@edgecompress/compress'),
+  model: Model,
+  dataset: Dataset,
+): Promise<void> {
+  // Same training budget as the delivered model received: the fine-tuning of every round on
+  // its lineage (the rounds it was pruned and fine-tuned through, from the unpruned model).
+  const byRound = new Map(result.trajectory.map((r) => [r.round, r]));
+  let trained = 0;
+  for (let r = byRound.get(result.round); r && r.round > 0; r = byRound.get(r.startFrom)) trained++;
+  const { epochs: _e, steps: _s, ...rest } = fineTune;
+  const budget: FineTuneBudget =
+    o.steps !== undefined
+      ? { ...rest, steps: o.steps * Math.max(1, trained) }
+      : { ...rest, epochs: (fineTune.epochs ?? 1) * Math.max(1, trained) };
+  const searched = result.trajectory.length - 1;
+  process.stderr.write(
+    `baselines at ${short(result.metrics.params)} params, fine-tuned for ` +
+      `${budget.steps !== undefined ? `${budget.steps} steps` : `${budget.epochs} epochs`} ` +
+      `(the delivered model's ${trained} fine-tuning round(s); the search ran ${searched})\n`,
+  );
+  const common = {
+    targetParams: result.metrics.params,
+    fineTune: budget,
+    pruneStem: o.pruneStem,
+    pruneClassifier: o.pruneClassifier,
+    minChannels: o.minChannels,
+    channelMultiple: o.channelMultiple,
+    ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
+  };
+  const l1 = await compress.l1NormPruning(model, dataset, common);
+  const oneShot = await compress.oneShotAttentionPruning(model, dataset, common);
+  const lines = [
+    '',
+    table(
+      ['method', 'params', 'FLOPs', 'test acc', 'vs unpruned'],
+      [
+        [
+          'unpruned',
+          short(result.baseline.params),
+          short(result.baseline.flops),
+          pct(result.baseline.testAccuracy),
+          '-',
+        ],
+        [
+          'AAP',
+          short(result.metrics.params),
+          short(result.metrics.flops),
+          pct(result.metrics.testAccuracy),
+          `${(100 * ((result.metrics.testAccuracy ?? 0) - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
+        ],
+        ...[l1, oneShot].map((b) => [
+          b.method,
+          short(b.params),
+          short(b.flops),
+          pct(b.testAccuracy),
+          `${(100 * (b.testAccuracy - (result.baseline.testAccuracy ?? 0))).toFixed(2)} pt`,
+        ]),
+      ],
+    ),
+  ];
+  if (o.report) {
+    const baselines = [l1, oneShot].map(({ model: _model, ...figures }) => ({
+      ...figures,
+      fineTune: budget,
+    }));
+    const withBaselines: AapResult & { baselines: typeof baselines } = { ...result, baselines };
+    lines.push(writeResultReport(o.report, withBaselines, 'report with the baselines'));
+  }
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
 export function register(compress: Command): void {
