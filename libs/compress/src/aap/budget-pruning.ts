@@ -33,6 +33,8 @@ export interface BudgetPruningOptions extends DependencyOptions {
   /** One-shot attention: every group keeps a multiple of this many channels (default 1). */
   channelMultiple?: number;
   validationCount?: number;
+  /** Each fine-tuning step (the baselines fine-tune as long as a whole AAP lineage). */
+  onStep?: (step: { step: number; totalSteps: number; loss: number }) => void;
 }
 
 export interface BudgetPruningResult {
@@ -124,7 +126,20 @@ async function finish(
     options.validationCount ?? Math.min(5000, Math.floor(dataset.train.count / 10));
   const { fit } = holdOut(dataset, validationCount);
   const prunedTestAccuracy = evaluate(pruned, dataset.test).accuracy;
-  const tuned = await fineTune(pruned, dataset, fit, options.fineTune, 0);
+  const onStep = options.onStep;
+  const tuned = await fineTune(
+    pruned,
+    dataset,
+    fit,
+    options.fineTune,
+    0,
+    onStep
+      ? (p) => {
+          if (p.kind === 'step')
+            onStep({ step: p.globalStep, totalSteps: p.totalSteps, loss: p.loss });
+        }
+      : undefined,
+  );
   const cost = modelCost(tuned);
   return {
     method,

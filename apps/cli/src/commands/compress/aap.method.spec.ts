@@ -98,6 +98,9 @@ describe('edgec compress aap (real processes)', () => {
     const table = r.stdout.search(/\n\s*l1-norm\s/);
     assert.ok(searchDone >= 0 && table > searchDone, r.stdout);
     assert.match(r.stdout, /report with the baselines written to/);
+    // each baseline's fine-tuning shows its progress to the last step
+    assert.match(r.stderr, /^l1-norm (\d+)\/\1 \(100%\) .*fine-tune loss \d/m);
+    assert.match(r.stderr, /^one-shot (\d+)\/\1 \(100%\) .*fine-tune loss \d/m);
     const json = JSON.parse(readFileSync(report, 'utf8')) as {
       metrics: { params: number };
       baselines: {

@@ -8,7 +8,13 @@
  *   edgec compress aap -m model.onnx -d mnist --objective latency=2ms@local
  */
 import type { Command } from 'commander';
-import type { AapEvent, AapResult, FineTuneBudget, RoundRecord } from '@edgecompress/compress';
+import type {
+  AapEvent,
+  AapResult,
+  BudgetPruningOptions,
+  FineTuneBudget,
+  RoundRecord,
+} from '@edgecompress/compress';
 import type { Dataset, Model } from '@edgecompress/engine';
 import { createProgress } from '../../ui/progress';
 import {
@@ -233,6 +239,8 @@ async function runCommand(o: AapCliOptions): Promise<void> {
  * L1-norm and one-shot attention pruning at the delivered model's parameter count, each
  * fine-tuned as long as the delivered model's lineage was; printed, and added to the report.
  */
+type OnStep = NonNullable<BudgetPruningOptions['onStep']>;
+
 async function runBaselines(
   o: AapCliOptions,
   result: AapResult,
@@ -266,8 +274,23 @@ async function runBaselines(
     channelMultiple: o.channelMultiple,
     ...(o.validation !== undefined ? { validationCount: o.validation } : {}),
   };
-  const l1 = await compress.l1NormPruning(model, dataset, common);
-  const oneShot = await compress.oneShotAttentionPruning(model, dataset, common);
+  const withProgress = async <T>(name: string, run: (onStep: OnStep) => Promise<T>) => {
+    const bar = createProgress(name, 1, ['fine-tune']);
+    try {
+      return await run((p) => {
+        bar.setTotal(p.totalSteps);
+        bar.update(p.step + 1, { 'fine-tune': `loss ${p.loss.toFixed(3)}` });
+      });
+    } finally {
+      bar.stop();
+    }
+  };
+  const l1 = await withProgress('l1-norm', (onStep) =>
+    compress.l1NormPruning(model, dataset, { ...common, onStep }),
+  );
+  const oneShot = await withProgress('one-shot', (onStep) =>
+    compress.oneShotAttentionPruning(model, dataset, { ...common, onStep }),
+  );
   const lines = [
     '',
     table(
