@@ -13,8 +13,9 @@
 # evaluated on the whole 10 000-image test set after each epoch, exported to ONNX (int8 QDQ,
 # int4 QDQ or bit-packed) and checked under ORT. TAG is appended to the output names;
 # PAD_CROP=2 trains on randomly shifted images, as the teachers were trained (default 0);
-# TEMP sets the distillation temperature (default 4, as specified; other values are a deviation
-# to report as such); PER_CHANNEL=1 gives every output channel its own weight quantizer.
+# TEMPERATURE sets the distillation temperature (default 4, as specified; other values are a
+# deviation to report as such; not TEMP, which names the temp directory to Node);
+# PER_CHANNEL=1 gives every output channel its own weight quantizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH="${1:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
@@ -45,5 +46,5 @@ esac
 NAME="$OUT/$ARCH-$RUN${TAG:+-$TAG}"
 edgec compress sqakd -m "$TEACHER" -d fashion-mnist --bits "$BITS" --quantizer learned-interval "${LOSS[@]}" \
   --epochs "${EPOCHS:-6}" --steps-per-epoch "${STEPS:-170}" -b 128 --pad-crop "${PAD_CROP:-0}" \
-  --temperature "${TEMP:-4}" ${PER_CHANNEL:+--per-channel} \
+  --temperature "${TEMPERATURE:-4}" ${PER_CHANNEL:+--per-channel} \
   -o "$NAME.ecm" --onnx "$NAME.onnx" --report "$NAME.json"
