@@ -14,36 +14,34 @@ describe('edgec compress aap (real processes)', () => {
     model = writeSyntheticModel(join(dir, 'model.ecm'), 'small-cnn');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+  /** A quick search on synthetic data that stops once 30 % of the parameters are gone. */
+  const prunesToAThird = () => [
+    'compress',
+    'aap',
+    '-m',
+    model,
+    '-d',
+    'synthetic',
+    '--objective',
+    'params=0.3',
+    '--max-drop',
+    '100',
+    '--rounds',
+    '40',
+    '--steps',
+    '2',
+    '-b',
+    '16',
+    '--validation',
+    '50',
+    '--calibration-batches',
+    '1',
+  ];
 
   it('prunes to a params target, prints the round table, writes the report and ONNX', () => {
     const report = join(dir, 'report.json');
     const onnx = join(dir, 'pruned.onnx');
-    const r = edgec([
-      'compress',
-      'aap',
-      '-m',
-      model,
-      '-d',
-      'synthetic',
-      '--objective',
-      'params=0.3',
-      '--max-drop',
-      '100',
-      '--rounds',
-      '40',
-      '--steps',
-      '2',
-      '-b',
-      '16',
-      '--validation',
-      '50',
-      '--calibration-batches',
-      '1',
-      '--report',
-      report,
-      '--onnx',
-      onnx,
-    ]);
+    const r = edgec([...prunesToAThird(), '--report', report, '--onnx', onnx]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /round\s+from\s+T\s+lambda/);
     assert.match(r.stdout, /params >= 30.0% removed, drop <= 100 pt: round \d+ of \d+, params -\d/);
@@ -67,31 +65,7 @@ describe('edgec compress aap (real processes)', () => {
 
   it('--baselines prints L1-norm and one-shot attention at the delivered size and adds them to the report', () => {
     const report = join(dir, 'with-baselines.json');
-    const r = edgec([
-      'compress',
-      'aap',
-      '-m',
-      model,
-      '-d',
-      'synthetic',
-      '--objective',
-      'params=0.3',
-      '--max-drop',
-      '100',
-      '--rounds',
-      '40',
-      '--steps',
-      '2',
-      '-b',
-      '16',
-      '--validation',
-      '50',
-      '--calibration-batches',
-      '1',
-      '--baselines',
-      '--report',
-      report,
-    ]);
+    const r = edgec([...prunesToAThird(), '--baselines', '--report', report]);
     assert.equal(r.code, 0, r.stderr);
     // the search's outputs come first, the baseline table after them
     const searchDone = r.stdout.indexOf('trajectory and provenance written to');
