@@ -54,7 +54,7 @@ export class ArtifactsRepository {
    */
   unreferenced(): ArtifactRow[] {
     return this.database.db
-      .prepare(`SELECT a.* FROM artifacts a WHERE ${UNREFERENCED.replaceAll('?', 'a.sha256')}`)
+      .prepare(`SELECT a.* FROM artifacts a WHERE ${unreferenced('a.sha256')}`)
       .all() as ArtifactRow[];
   }
 
@@ -62,17 +62,17 @@ export class ArtifactsRepository {
   deleteIfUnreferenced(sha256: string): boolean {
     return (
       this.database.db
-        .prepare(
-          `DELETE FROM artifacts WHERE sha256 = @sha AND ${UNREFERENCED.replaceAll('?', '@sha')}`,
-        )
+        .prepare(`DELETE FROM artifacts WHERE sha256 = @sha AND ${unreferenced('@sha')}`)
         .run({ sha: sha256 }).changes > 0
     );
   }
 }
 
-/** The condition "the artifact `?` is referenced by nothing" (`?` is replaced by the caller). */
-const UNREFERENCED = `NOT EXISTS (SELECT 1 FROM variants v WHERE v.artifact_sha256 = ?)
-  AND NOT EXISTS (SELECT 1 FROM rollouts r
-                  WHERE r.state IN ('running', 'paused') AND r.artifact_sha256 = ?)
-  AND NOT EXISTS (SELECT 1 FROM rollout_probes p JOIN rollouts r ON r.id = p.rollout_id
-                  WHERE r.state IN ('running', 'paused') AND p.sample_sha256 = ?)`;
+/** SQL that holds when the artifact named by the expression `sha` is referenced by nothing. */
+function unreferenced(sha: string): string {
+  return `NOT EXISTS (SELECT 1 FROM variants v WHERE v.artifact_sha256 = ${sha})
+    AND NOT EXISTS (SELECT 1 FROM rollouts r
+                    WHERE r.state IN ('running', 'paused') AND r.artifact_sha256 = ${sha})
+    AND NOT EXISTS (SELECT 1 FROM rollout_probes p JOIN rollouts r ON r.id = p.rollout_id
+                    WHERE r.state IN ('running', 'paused') AND p.sample_sha256 = ${sha})`;
+}

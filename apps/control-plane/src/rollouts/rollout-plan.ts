@@ -23,6 +23,7 @@ export interface RolloutStrategy {
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_RETRY_BACKOFF_MS = 5_000;
 export const MAX_RETRIES = 10;
+export const MAX_RETRY_BACKOFF_MS = 3600_000;
 
 /**
  * When the retry after `retriesSoFar` earlier ones may be sent (exponential backoff), or null
@@ -67,10 +68,14 @@ export function checkStrategy(strategy: RolloutStrategy): void {
     throw invalid(`strategy.retries must be an integer in [0, ${MAX_RETRIES}], got ${retries}`);
   if (
     retryBackoffMs !== undefined &&
-    !(Number.isInteger(retryBackoffMs) && retryBackoffMs >= 0 && retryBackoffMs <= 3600_000)
+    !(
+      Number.isInteger(retryBackoffMs) &&
+      retryBackoffMs >= 0 &&
+      retryBackoffMs <= MAX_RETRY_BACKOFF_MS
+    )
   )
     throw invalid(
-      `strategy.retryBackoffMs must be an integer in [0, 3600000], got ${retryBackoffMs}`,
+      `strategy.retryBackoffMs must be an integer in [0, ${MAX_RETRY_BACKOFF_MS}], got ${retryBackoffMs}`,
     );
 }
 

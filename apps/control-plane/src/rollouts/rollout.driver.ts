@@ -506,14 +506,15 @@ export class RolloutDriver implements OnApplicationBootstrap, OnApplicationShutd
     const retried = (patch: Partial<TargetRow>): boolean => {
       if (finished.status !== 'failed' || !reportedRetryable(finished)) return false;
       const rollout = this.rollouts.get(rolloutId);
-      const retryAt = rollout ? nextRetryAt(strategyOf(rollout), t.retries, now) : null;
+      if (!rollout) return false;
+      const strategy = strategyOf(rollout);
+      const retryAt = nextRetryAt(strategy, t.retries, now);
       if (retryAt === null) return false;
-      const of = strategyOf(rollout!).retries ?? DEFAULT_RETRIES;
       update({
         ...patch,
         retries: t.retries + 1,
         retry_at: retryAt,
-        error: `${t.phase}: ${failure} (retry ${t.retries + 1} of ${of})`,
+        error: `${t.phase}: ${failure} (retry ${t.retries + 1} of ${strategy.retries ?? DEFAULT_RETRIES})`,
       });
       this.logger.warn(
         { rolloutId, deviceId: t.device_id, phase: t.phase, failure, retryAt },

@@ -14,6 +14,12 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { DeviceSelectorDto } from '../../devices/device-selector';
+import {
+  DEFAULT_RETRIES,
+  DEFAULT_RETRY_BACKOFF_MS,
+  MAX_RETRIES,
+  MAX_RETRY_BACKOFF_MS,
+} from '../rollout-plan';
 
 export class CanaryDto {
   @ApiPropertyOptional({ description: 'Number of canary devices', example: 1 })
@@ -54,22 +60,22 @@ export class RolloutStrategyDto {
   @ApiPropertyOptional({
     description:
       "Times a device's step is sent again after the device failed it with an error it marked retryable",
-    default: 2,
+    default: DEFAULT_RETRIES,
   })
   @IsOptional()
   @IsInt()
   @Min(0)
-  @Max(10)
+  @Max(MAX_RETRIES)
   retries?: number;
 
   @ApiPropertyOptional({
     description: 'Wait before the first retry, ms; doubled for each later one',
-    default: 5000,
+    default: DEFAULT_RETRY_BACKOFF_MS,
   })
   @IsOptional()
   @IsInt()
   @Min(0)
-  @Max(3600_000)
+  @Max(MAX_RETRY_BACKOFF_MS)
   retryBackoffMs?: number;
 }
 
