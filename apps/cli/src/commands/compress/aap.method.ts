@@ -235,12 +235,12 @@ async function runCommand(o: AapCliOptions): Promise<void> {
   if (o.baselines) await runBaselines(o, result, fineTune, compress, model, dataset);
 }
 
+type OnStep = NonNullable<BudgetPruningOptions['onStep']>;
+
 /**
  * L1-norm and one-shot attention pruning at the delivered model's parameter count, each
  * fine-tuned as long as the delivered model's lineage was; printed, and added to the report.
  */
-type OnStep = NonNullable<BudgetPruningOptions['onStep']>;
-
 async function runBaselines(
   o: AapCliOptions,
   result: AapResult,
