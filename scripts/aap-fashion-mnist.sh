@@ -4,7 +4,7 @@
 #   scripts/aap-fashion-mnist.sh short      # minutes: proves the pipeline end to end
 #   scripts/aap-fashion-mnist.sh resnet     # ResNet-8, accuracy objective, drop <= 0.3 pt: 35 min of search + the baselines
 #   scripts/aap-fashion-mnist.sh vgg        # VGG-8 at quarter width, accuracy objective, drop <= 0.3 pt: 30 min of search + the baselines
-#   scripts/aap-fashion-mnist.sh latency    # ResNet-8, p50 target on this machine (ORT, batch 1, one thread), drop <= 0.3 pt
+#   scripts/aap-fashion-mnist.sh latency    # ResNet-8 (ARCH=vgg: VGG-8/4), p50 target on this machine (ORT, one thread), drop <= 0.3 pt
 #
 # Each run trains the unpruned model first (skipped when its file exists), then runs AAP with
 # the L1-norm and one-shot attention baselines at the same parameter and training budget, and
@@ -13,8 +13,9 @@
 # The search budget of the resnet, vgg and latency modes can be changed without editing:
 # MINUTES (wall clock of the search), STEPS (fine-tuning steps of 128 images a round),
 # VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
-# (--channel-multiple, default 1), LAMBDA (first threshold step, default the median group
-# score) and TAG (appended to the output names).
+# (--channel-multiple, default 1), MAX_CUT (--max-group-cut: the largest share of a layer
+# group one round may remove, default 1), LAMBDA (first threshold step, default the median
+# group score) and TAG (appended to the output names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
@@ -22,7 +23,7 @@ OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
 SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}"
-  ${LAMBDA:+--lambda "$LAMBDA"})
+  --max-group-cut "${MAX_CUT:-1}" ${LAMBDA:+--lambda "$LAMBDA"})
 T="${TAG:+-$TAG}"
 
 train_once() { # arch file epochs [extra train flags]
@@ -55,11 +56,19 @@ case "$MODE" in
       --report "$OUT/vgg8q-aap$T.json" -o "$OUT/vgg8q-aap$T.ecm" --onnx "$OUT/vgg8q-aap$T.onnx"
     ;;
   latency)
-    train_once resnet8 "$OUT/resnet8.ecm" 8 -b 64 --pad-crop 2 --workers 2
-    # target: TARGET_MS, measured with onnxruntime-node on this machine (batch 1, one thread)
-    edgec compress aap -m "$OUT/resnet8.ecm" -d fashion-mnist --objective "latency=${TARGET_MS:-0.3}ms@local" \
+    # target: TARGET_MS, the p50 of LATENCY_RUNS (default 30) timed onnxruntime-node runs on this
+    # machine, one thread, LATENCY_BATCH images each (default 1); ARCH=vgg prunes the VGG-8/4
+    if [[ "${ARCH:-resnet}" == vgg ]]; then
+      train_once vgg8 "$OUT/vgg8q.ecm" 4 -b 64 --pad-crop 2 --width 0.25
+      NAME=vgg8q
+    else
+      train_once resnet8 "$OUT/resnet8.ecm" 8 -b 64 --pad-crop 2 --workers 2
+      NAME=resnet8
+    fi
+    edgec compress aap -m "$OUT/$NAME.ecm" -d fashion-mnist --objective "latency=${TARGET_MS:-0.3}ms@local" \
+      --latency-batch "${LATENCY_BATCH:-1}" --latency-runs "${LATENCY_RUNS:-30}" \
       --max-drop 0.3 --time-budget "${MINUTES:-15}" "${SEARCH[@]}" \
-      --report "$OUT/resnet8-latency$T.json" -o "$OUT/resnet8-latency$T.ecm" --onnx "$OUT/resnet8-latency$T.onnx"
+      --report "$OUT/$NAME-latency$T.json" -o "$OUT/$NAME-latency$T.ecm" --onnx "$OUT/$NAME-latency$T.onnx"
     ;;
   *)
     echo "usage: $0 short|resnet|vgg|latency" >&2

@@ -118,7 +118,11 @@ export async function runAap(
     pruneClassifier: options.pruneClassifier ?? false,
   };
   const minChannels = options.minChannels ?? 1;
-  const channelRule = { minChannels, multiple: options.channelMultiple ?? 1 };
+  const channelRule = {
+    minChannels,
+    multiple: options.channelMultiple ?? 1,
+    maxCutFraction: options.maxGroupCut ?? 1,
+  };
   validateChannelRule(channelRule);
   const calibration = {
     batches: options.calibrationBatches ?? 8,
@@ -377,6 +381,7 @@ export async function runAap(
         ...depOptions,
         minChannels,
         channelMultiple: channelRule.multiple,
+        maxGroupCut: channelRule.maxCutFraction,
         calibration,
       },
       lambda,

@@ -26,6 +26,8 @@ export interface AapOptions {
   minChannels?: number;
   /** Every group keeps a multiple of this many channels, or all it has (default 1). */
   channelMultiple?: number;
+  /** The largest share of a group's channels one round may remove (default 1: no cap) [ours]. */
+  maxGroupCut?: number;
   pruneStem?: boolean;
   pruneClassifier?: boolean;
   /** Examples held out from the END of the training split to judge rounds (default min(5000, 10%)). */

@@ -74,6 +74,44 @@ describe('threshold plan', () => {
     assert.throws(() => validateChannelRule({ multiple: 2.5 }), /integer >= 1/);
   });
 
+  it('a cut cap bounds what one plan takes from each group, keeps the lowest-scored channels going first, and lets every group lose at least one', () => {
+    const huge = 1e12; // past every score: without a cap each group falls to one channel
+    const uncapped = planAtThreshold(a, scores, shares, huge);
+    for (const g of uncapped.groups) assert.equal(g.kept, 1);
+    const half = planAtThreshold(a, scores, shares, huge, { maxCutFraction: 0.5 });
+    half.groups.forEach((g) => {
+      assert.equal(g.channels - g.kept, Math.max(1, Math.floor(g.channels / 2)), g.group);
+    });
+    for (const id of half.removed) assert.ok(uncapped.removed.has(id));
+    // within a group, the removed channels are its lowest-scored ones
+    for (const group of a.groups.filter((x) => x.prunable)) {
+      const ranked = group.channels
+        .map((c) => c.id)
+        .sort((x, y) => scores.get(x)! - scores.get(y)!);
+      const gone = ranked.filter((id) => half.removed.has(id)).length;
+      assert.deepEqual(
+        ranked.slice(0, gone).every((id) => half.removed.has(id)),
+        true,
+        `group ${group.id}`,
+      );
+    }
+    // a tiny cap still lets a group lose one channel, and the first effective threshold is unchanged
+    const tiny = planAtThreshold(a, scores, shares, huge, { maxCutFraction: 0.01 });
+    for (const g of tiny.groups) assert.equal(g.channels - g.kept, g.channels > 1 ? 1 : 0);
+    assert.equal(
+      nextEffectiveThreshold(a, scores, shares, { maxCutFraction: 0.01 }),
+      nextEffectiveThreshold(a, scores, shares),
+    );
+    // below the cap the plan is the uncapped one
+    const t = nextEffectiveThreshold(a, scores, shares);
+    assert.deepEqual(
+      [...planAtThreshold(a, scores, shares, t, { maxCutFraction: 0.5 }).removed],
+      [...planAtThreshold(a, scores, shares, t).removed],
+    );
+    assert.throws(() => validateChannelRule({ maxCutFraction: 0 }), /\(0, 1\], got 0/);
+    assert.throws(() => validateChannelRule({ maxCutFraction: 1.5 }), /\(0, 1\], got 1.5/);
+  });
+
   it('the default lambda prunes about 5% of the prunable channels in its first step', () => {
     const lambda = defaultLambda(a, scores, shares);
     const prunableChannels = a.groups

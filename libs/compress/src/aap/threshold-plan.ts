@@ -2,7 +2,8 @@
  * From attention scores to a set of channels to remove: each dependency group g prunes the
  * channels whose (summed) score is <= T · w_g, where w_g is the group's share of the prunable
  * parameters, FLOPs or predicted latency; a group always keeps `minChannels`, and with a
- * `multiple` it keeps a multiple of that many channels (or all it has).
+ * `multiple` it keeps a multiple of that many channels (or all it has). With `maxCutFraction`
+ * one plan takes at most that share of a group's channels.
  */
 import type { Model } from '@edgecompress/engine';
 import { type DependencyAnalysis, nodeFlops, nodeParams } from '../pruning';
@@ -70,12 +71,30 @@ export interface ChannelRule {
    * count just past a block boundary can run slower than the next block up.
    */
   multiple?: number;
+  /**
+   * The largest share of a group's channels one plan may remove (default 1: no cap) [ours].
+   * Shares are taken from the current model, so once other layers have shrunk a group's share
+   * grows and the same T can put its threshold above nearly all of its scores; without a cap
+   * such a round takes the group to one channel however small the step. The cap removes the
+   * lowest-scored channels and leaves the rest to the next round. A group may always lose one.
+   */
+  maxCutFraction?: number;
 }
 
 export function validateChannelRule(rule: ChannelRule): void {
   const multiple = rule.multiple ?? 1;
   if (!(Number.isInteger(multiple) && multiple >= 1))
     throw new RangeError(`the channel multiple must be an integer >= 1, got ${multiple}`);
+  const cut = rule.maxCutFraction ?? 1;
+  if (!(cut > 0 && cut <= 1))
+    throw new RangeError(`the largest cut per round must be in (0, 1], got ${cut}`);
+}
+
+/** How many of a group's `count` channels one plan may remove. */
+function removableCount(count: number, rule: ChannelRule): number {
+  const keep = Math.max(0, count - Math.max(1, rule.minChannels ?? 1));
+  const cap = Math.max(1, Math.floor(count * (rule.maxCutFraction ?? 1) + 1e-9));
+  return Math.min(keep, cap);
 }
 
 /** How many of a group's `count` channels go when `wanted` qualify, after the rule's rounding. */
@@ -111,7 +130,6 @@ export function planAtThreshold(
   threshold: number,
   rule: ChannelRule = {},
 ): PruningPlan {
-  const minChannels = rule.minChannels ?? 1;
   const multiple = rule.multiple ?? 1;
   const removed = new Set<number>();
   const groups: GroupPlan[] = [];
@@ -122,7 +140,7 @@ export function planAtThreshold(
     const ranked = g.channels
       .map((c) => ({ id: c.id, score: scores.get(c.id) ?? 0 }))
       .sort((a, b) => a.score - b.score || a.id - b.id);
-    const maxRemovable = Math.max(0, g.channels.length - Math.max(1, minChannels));
+    const maxRemovable = removableCount(g.channels.length, rule);
     let wanted = 0;
     while (wanted < maxRemovable && ranked[wanted]!.score <= limit) wanted++;
     const n = roundedRemoval(g.channels.length, wanted, multiple);
@@ -147,13 +165,12 @@ export function nextEffectiveThreshold(
   shares: ReadonlyMap<number, number>,
   rule: ChannelRule = {},
 ): number {
-  const minChannels = rule.minChannels ?? 1;
   const multiple = rule.multiple ?? 1;
   let best = Infinity;
   analysis.groups.forEach((g, gi) => {
     const share = shares.get(gi);
     if (!g.prunable || !share) return;
-    const maxRemovable = Math.max(0, g.channels.length - Math.max(1, minChannels));
+    const maxRemovable = removableCount(g.channels.length, rule);
     const needed = smallestEffectiveRemoval(g.channels.length, maxRemovable, multiple);
     if (!Number.isFinite(needed)) return;
     const ranked = g.channels.map((c) => scores.get(c.id) ?? 0).sort((a, b) => a - b);

@@ -70,6 +70,24 @@ describe('latency oracles', () => {
     await assert.rejects(oracle.measure(tinyResNet(), 'raspberry-pi-5'), UnknownDeviceError);
   });
 
+  it('local oracle times the batch it is given and refuses counts that cannot be timed', async () => {
+    const single = new LocalLatencyOracle({ warmupRuns: 1, timedRuns: 5 });
+    const batched = new LocalLatencyOracle({ warmupRuns: 1, timedRuns: 5, batchSize: 256 });
+    const one = await single.measure(tinyVgg(), 'local');
+    const many = await batched.measure(tinyVgg(), 'local');
+    // 256 images cost more than one, whatever the machine's load
+    assert.ok(many.p50Ms > one.p50Ms, `batch 256 ${many.p50Ms} ms, batch 1 ${one.p50Ms} ms`);
+    assert.throws(
+      () => new LocalLatencyOracle({ batchSize: 0 }),
+      /batch size must be an integer >= 1, got 0/,
+    );
+    assert.throws(
+      () => new LocalLatencyOracle({ timedRuns: 0 }),
+      /timed runs must be an integer >= 1/,
+    );
+    assert.throws(() => new LocalLatencyOracle({ warmupRuns: -1 }), /warm-up runs .* >= 0/);
+  });
+
   it('local oracle percentiles come from the injected clock', async () => {
     // start/stop readings of five timed runs lasting 5, 1, 3, 2 and 4 ms
     const readings = [0, 5, 10, 11, 20, 23, 30, 32, 40, 44];

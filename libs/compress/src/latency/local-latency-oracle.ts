@@ -25,7 +25,18 @@ function percentile(sorted: readonly number[], q: number): number {
 }
 
 export class LocalLatencyOracle implements LatencyOracle {
-  constructor(private readonly options: LocalOracleOptions = {}) {}
+  constructor(private readonly options: LocalOracleOptions = {}) {
+    const counts: [string, number | undefined, number][] = [
+      ['batch size', options.batchSize, 1],
+      ['timed runs', options.timedRuns, 1],
+      ['warm-up runs', options.warmupRuns, 0],
+      ['threads', options.threads, 1],
+    ];
+    for (const [what, value, least] of counts) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= least))
+        throw new RangeError(`local latency: ${what} must be an integer >= ${least}, got ${value}`);
+    }
+  }
 
   async devices(): Promise<readonly string[]> {
     return [LOCAL_DEVICE];

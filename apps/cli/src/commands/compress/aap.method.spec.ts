@@ -41,7 +41,15 @@ describe('edgec compress aap (real processes)', () => {
   it('prunes to a params target, prints the round table, writes the report and ONNX', () => {
     const report = join(dir, 'report.json');
     const onnx = join(dir, 'pruned.onnx');
-    const r = edgec([...prunesToAThird(), '--report', report, '--onnx', onnx]);
+    const r = edgec([
+      ...prunesToAThird(),
+      '--max-group-cut',
+      '0.5',
+      '--report',
+      report,
+      '--onnx',
+      onnx,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /round\s+from\s+T\s+lambda/);
     assert.match(r.stdout, /params >= 30.0% removed, drop <= 100 pt: round \d+ of \d+, params -\d/);
@@ -49,10 +57,17 @@ describe('edgec compress aap (real processes)', () => {
     assert.match(r.stderr, /round 1: T /);
     const json = JSON.parse(readFileSync(report, 'utf8')) as {
       targetMet: boolean;
-      trajectory: unknown[];
-      provenance: { decisions: unknown[]; method: string };
+      trajectory: { groups: { group: string; channels: number; kept: number }[] }[];
+      provenance: { decisions: unknown[]; method: string; options: { maxGroupCut: number } };
     };
     assert.equal(json.targetMet, true);
+    // no round took more than half of any layer group
+    assert.equal(json.provenance.options.maxGroupCut, 0.5);
+    const cuts = json.trajectory.flatMap((t) => t.groups);
+    assert.ok(cuts.length > 0);
+    for (const g of cuts) {
+      assert.ok(g.channels - g.kept <= Math.max(1, Math.floor(g.channels / 2)), JSON.stringify(g));
+    }
     assert.equal(json.provenance.method, 'aap');
     assert.equal(json.trajectory.length, json.provenance.decisions.length + 1);
     const { metadata } = importOnnx(readFileSync(onnx));
@@ -109,6 +124,11 @@ describe('edgec compress aap (real processes)', () => {
       ],
       [['--objective', 'accuracy', '--max-drop', '-1'], /maxAccuracyDrop/],
       [['--objective', 'latency=9999ms@local'], /target already met/],
+      [['--max-group-cut', '0'], /largest cut per round must be in \(0, 1\], got 0/],
+      [
+        ['--objective', 'latency=2ms@local', '--latency-batch', '0'],
+        /batch size must be an integer >= 1, got 0/,
+      ],
     ];
     for (const [flags, message] of cases) {
       const r = edgec([

@@ -37,6 +37,8 @@ interface AapCliOptions {
   maxDrop: number;
   latencySource?: 'predicted' | 'measured' | 'local';
   profiles?: string;
+  latencyBatch?: number;
+  latencyRuns?: number;
   rounds: number;
   timeBudget?: number;
   epochs?: number;
@@ -49,6 +51,7 @@ interface AapCliOptions {
   weighting?: 'params' | 'flops' | 'latency';
   minChannels: number;
   channelMultiple: number;
+  maxGroupCut: number;
   pruneStem: boolean;
   pruneClassifier: boolean;
   calibrationBatches: number;
@@ -119,7 +122,11 @@ async function runCommand(o: AapCliOptions): Promise<void> {
   }
   const model = await loadInputModel(o.model);
   const dataset = await loadInputDataset(o, model);
-  const oracle = await oracleFor(objective, o.profiles);
+  const oracle = await oracleFor(objective, {
+    ...(o.profiles ? { profilesDir: o.profiles } : {}),
+    ...(o.latencyBatch !== undefined ? { localBatch: o.latencyBatch } : {}),
+    ...(o.latencyRuns !== undefined ? { localRuns: o.latencyRuns } : {}),
+  });
   const backend = await engine.initEngineBackend();
   const fineTune: FineTuneBudget = {
     ...(o.steps !== undefined ? { steps: o.steps } : { epochs: o.epochs ?? 1 }),
@@ -154,6 +161,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
         power: o.power,
         minChannels: o.minChannels,
         channelMultiple: o.channelMultiple,
+        maxGroupCut: o.maxGroupCut,
         pruneStem: o.pruneStem,
         pruneClassifier: o.pruneClassifier,
         calibrationBatches: o.calibrationBatches,
@@ -362,6 +370,16 @@ export function register(compress: Command): void {
       'predicted (device profiles), local, or measured (control plane only)',
     )
     .option('--profiles <dir>', 'device-profiles directory for predicted latencies')
+    .option(
+      '--latency-batch <n>',
+      '@local: images per timed ORT run (default 1)',
+      int('--latency-batch'),
+    )
+    .option(
+      '--latency-runs <n>',
+      '@local: timed runs per measurement, p50 taken (default 30)',
+      int('--latency-runs'),
+    )
     .option('--rounds <n>', 'pruning rounds at most', int('--rounds'), 100)
     .option('--time-budget <minutes>', 'wall-clock budget for the search', num('--time-budget'))
     .option('--epochs <n>', 'fine-tuning epochs per round (default 1)', int('--epochs'))
@@ -386,6 +404,12 @@ export function register(compress: Command): void {
       '--channel-multiple <n>',
       'every group keeps a multiple of n channels or all it has (8: blocks CPU kernels vectorise over)',
       int('--channel-multiple'),
+      1,
+    )
+    .option(
+      '--max-group-cut <fraction>',
+      'largest share of a layer group one round may remove (1: no cap)',
+      num('--max-group-cut'),
       1,
     )
     .option('--no-prune-stem', 'never prune the stem conv')

@@ -64,14 +64,28 @@ export async function loadInputDataset(o: DatasetFlags, model: Model): Promise<D
 }
 
 /** The oracle an objective needs: local ORT timing, or the device-profile predictor. */
+/** Where latencies come from: device profiles, or how `@local` measures on this machine. */
+export interface OracleInputs {
+  profilesDir?: string;
+  /** Images per timed run of `@local` (default 1). */
+  localBatch?: number;
+  /** Timed runs per `@local` measurement; the p50 of them is the figure (default 30). */
+  localRuns?: number;
+}
+
 export async function oracleFor(
   objective: Objective,
-  profilesDir?: string,
+  inputs: OracleInputs = {},
 ): Promise<LatencyOracle | undefined> {
   if (objective.metric !== 'latency' && !objective.device) return undefined;
   const compress = await import('@edgecompress/compress');
   if (objective.latencySource === 'local') {
-    return new compress.CachedLatencyOracle(new compress.LocalLatencyOracle());
+    return new compress.CachedLatencyOracle(
+      new compress.LocalLatencyOracle({
+        ...(inputs.localBatch !== undefined ? { batchSize: inputs.localBatch } : {}),
+        ...(inputs.localRuns !== undefined ? { timedRuns: inputs.localRuns } : {}),
+      }),
+    );
   }
   if (objective.latencySource === 'measured') {
     throw new Error(
@@ -80,7 +94,7 @@ export async function oracleFor(
     );
   }
   const profiles = await import('@edgecompress/profiles');
-  const dir = profilesDir ?? profiles.defaultProfilesDir();
+  const dir = inputs.profilesDir ?? profiles.defaultProfilesDir();
   if (!dir) throw new Error('no device-profiles directory found; pass --profiles <dir>');
   const predictor = new profiles.ProfileLatencyPredictor(profiles.loadDeviceProfiles(dir));
   return new compress.CachedLatencyOracle(new compress.PredictedLatencyOracle(predictor));
