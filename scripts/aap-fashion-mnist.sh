@@ -15,7 +15,8 @@
 # VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
 # (--channel-multiple, default 1), MAX_CUT (--max-group-cut: the largest share of a layer
 # group one round may remove, default 1), LAMBDA (first threshold step, default the median
-# group score) and TAG (appended to the output names).
+# group score), WEIGHTING (--weighting: params, flops or latency; default by objective) and TAG
+# (appended to the output names).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
@@ -23,7 +24,7 @@ OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
 SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}"
-  --max-group-cut "${MAX_CUT:-1}" ${LAMBDA:+--lambda "$LAMBDA"})
+  --max-group-cut "${MAX_CUT:-1}" ${LAMBDA:+--lambda "$LAMBDA"} ${WEIGHTING:+--weighting "$WEIGHTING"})
 T="${TAG:+-$TAG}"
 
 train_once() { # arch file epochs [extra train flags]

@@ -25,6 +25,7 @@ describe('initEngineBackend', () => {
       'Conv2DBackpropInput',
       'DepthwiseConv2dNativeBackpropFilter',
       'DepthwiseConv2dNativeBackpropInput',
+      'Identity',
     ]);
     assert.ok(tf.getGradient('Conv2D'), 'tfjs gradients registered');
   });

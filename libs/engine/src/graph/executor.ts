@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { batchNormTraining } from './batch-norm-training';
 import { GraphError } from './graph-error';
 import type { Graph, GraphNode, Model, Pads, Weights } from './ir';
 import type { ShapeMap } from './shape-inference';
@@ -306,15 +307,19 @@ export class GraphExecutor {
     const movingVariance = this.weight(nodeId, 'movingVariance');
     if (!training) return tf.batchNorm(x, movingMean, movingVariance, beta, gamma, epsilon);
 
-    const axes = x.rank === 4 ? [0, 1, 2] : [0];
-    const { mean, variance } = tf.moments(x, axes);
-    const count = x.size / x.shape[x.rank - 1];
+    const { y, mean, variance } = batchNormTraining(
+      x,
+      gamma as tf.Tensor1D,
+      beta as tf.Tensor1D,
+      epsilon,
+    );
+    const count = x.size / x.shape[x.rank - 1]!;
     const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
     const blend = (running: tf.Tensor, batch: tf.Tensor): tf.Tensor =>
       tf.add(tf.mul(running, momentum), tf.mul(batch, 1 - momentum));
     proposeUpdate(weightName(nodeId, 'movingMean'), blend(movingMean, mean));
     proposeUpdate(weightName(nodeId, 'movingVariance'), blend(movingVariance, unbiased));
-    return tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
+    return y;
   }
 }
 

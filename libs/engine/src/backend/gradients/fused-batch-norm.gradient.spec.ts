@@ -67,6 +67,7 @@ describe('FusedBatchNorm gradient without tiles', () => {
     for (const withScale of [true]) {
       it(`matches tfjs's gradient (${training ? 'batch' : 'fixed'} statistics, ${withScale ? 'with' : 'without'} scale)`, () => {
         const stock = tf.getGradient(tf.FusedBatchNorm)!;
+        const stockMean = tf.getGradient(tf.Mean)!;
         assert.notEqual(stock.gradFunc, fusedBatchNormGradConfig.gradFunc, 'starts from tfjs');
         const expected = gradients(training, withScale);
         registerFastGradients();
@@ -77,8 +78,10 @@ describe('FusedBatchNorm gradient without tiles', () => {
           );
           assertSame(gradients(training, withScale), expected);
         } finally {
-          tf.unregisterGradient(tf.FusedBatchNorm);
-          tf.registerGradient(stock);
+          for (const config of [stock, stockMean]) {
+            tf.unregisterGradient(config.kernelName);
+            tf.registerGradient(config);
+          }
         }
       });
     }

@@ -5,6 +5,7 @@
  * largest kernel (28-40% of the step). Broadcasting multiplies give the same values.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { meanGradConfig } from './mean.gradient';
 
 function reduceTo(t: tf.Tensor, axes: number[], shape: number[]): tf.Tensor {
   return tf.reshape(axes.length > 0 ? tf.sum(t, axes) : t, shape);
@@ -37,9 +38,14 @@ export const fusedBatchNormGradConfig: tf.GradConfig = {
   },
 };
 
-/** Replaces tfjs's FusedBatchNorm gradient (process-wide: every backend benefits). Idempotent. */
+/**
+ * Replaces tfjs's FusedBatchNorm and Mean gradients (process-wide: every backend benefits).
+ * Idempotent.
+ */
 export function registerFastGradients(): void {
-  if (tf.getGradient(tf.FusedBatchNorm)?.gradFunc === fusedBatchNormGradConfig.gradFunc) return;
-  if (tf.getGradient(tf.FusedBatchNorm)) tf.unregisterGradient(tf.FusedBatchNorm);
-  tf.registerGradient(fusedBatchNormGradConfig);
+  for (const config of [fusedBatchNormGradConfig, meanGradConfig]) {
+    if (tf.getGradient(config.kernelName)?.gradFunc === config.gradFunc) continue;
+    if (tf.getGradient(config.kernelName)) tf.unregisterGradient(config.kernelName);
+    tf.registerGradient(config);
+  }
 }
