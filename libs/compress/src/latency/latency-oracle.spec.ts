@@ -88,6 +88,31 @@ describe('latency oracles', () => {
     assert.throws(() => new LocalLatencyOracle({ warmupRuns: -1 }), /warm-up runs .* >= 0/);
   });
 
+  it('local oracle with normalizeLoad rescales each figure to the load of its first measurement', async () => {
+    // durations, in call order: the reference alone (2 ms each), then the candidate and the
+    // reference in alternating blocks of two while the machine runs twice as slow
+    const durations = [2, 2, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4];
+    const readings = durations.flatMap((d, i) => [10 * i, 10 * i + d]);
+    const oracle = new LocalLatencyOracle({
+      warmupRuns: 0,
+      timedRuns: 4,
+      blockRuns: 2,
+      normalizeLoad: true,
+      now: () => readings.shift()!,
+    });
+    try {
+      const reference = await oracle.measure(tinyVgg(), 'local');
+      assert.equal(reference.p50Ms, 2);
+      const candidate = await oracle.measure(tinyResNet(), 'local');
+      // 3 ms under a load that made the reference 4 ms instead of 2: 1.5 ms on the first load
+      assert.equal(candidate.p50Ms, 1.5);
+      assert.equal(candidate.samples, 4);
+      assert.equal(readings.length, 0, 'the reference ran a block after each candidate block');
+    } finally {
+      await oracle.dispose();
+    }
+  });
+
   it('local oracle percentiles come from the injected clock', async () => {
     // start/stop readings of five timed runs lasting 5, 1, 3, 2 and 4 ms
     const readings = [0, 5, 10, 11, 20, 23, 30, 32, 40, 44];

@@ -1,9 +1,16 @@
 /**
  * Latency on this machine: export the candidate to ONNX and time it with onnxruntime-node.
  * Device id: `local`. Single-sample batches by default (the edge case that matters).
+ *
+ * On a machine other work shares, one model's p50 moves with the load (a VGG-8/4 at batch 64
+ * measured 6.0 ms and 7.4 ms an hour apart here, and one search accepted a round at 3.5 ms that
+ * measured 5.6 ms beside its parent). With `normalizeLoad` the first model measured becomes the
+ * reference: every later measurement alternates blocks of the candidate and the reference and
+ * reports the candidate's p50 times (the reference's first p50 / its p50 now), so every figure of
+ * a run is on the load of its first measurement and candidates compare with each other fairly.
  */
 import { type Model, createOrtSession, exportOnnx } from '@edgecompress/engine';
-import { Tensor } from 'onnxruntime-node';
+import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import type { LatencyMeasurement, LatencyOracle } from './latency-oracle';
 import { UnknownDeviceError } from './latency-oracle';
 
@@ -13,6 +20,10 @@ export interface LocalOracleOptions {
   timedRuns?: number;
   /** ORT intra-op threads (default 1: stable figures on a shared machine). */
   threads?: number;
+  /** Scale every figure to the load of the first measurement (see above; default false). */
+  normalizeLoad?: boolean;
+  /** Timed runs per block when alternating with the reference (default 10). */
+  blockRuns?: number;
   /** Clock in ms (injected for tests). */
   now?: () => number;
 }
@@ -24,13 +35,23 @@ function percentile(sorted: readonly number[], q: number): number {
   return sorted[i]!;
 }
 
+/** A loaded model with its input, timed one run at a time. */
+interface Timed {
+  session: InferenceSession;
+  input: Tensor;
+  run(): Promise<void>;
+}
+
 export class LocalLatencyOracle implements LatencyOracle {
+  private reference?: { timed: Timed; p50Ms: number };
+
   constructor(private readonly options: LocalOracleOptions = {}) {
     const counts: [string, number | undefined, number][] = [
       ['batch size', options.batchSize, 1],
       ['timed runs', options.timedRuns, 1],
       ['warm-up runs', options.warmupRuns, 0],
       ['threads', options.threads, 1],
+      ['block runs', options.blockRuns, 1],
     ];
     for (const [what, value, least] of counts) {
       if (value !== undefined && !(Number.isInteger(value) && value >= least))
@@ -44,42 +65,88 @@ export class LocalLatencyOracle implements LatencyOracle {
 
   async measure(model: Model, device: string): Promise<LatencyMeasurement> {
     if (device !== LOCAL_DEVICE) throw new UnknownDeviceError(device, [LOCAL_DEVICE]);
-    const now = this.options.now ?? (() => performance.now());
+    const timed = await this.load(model);
+    let keep = false;
+    try {
+      for (let i = 0; i < (this.options.warmupRuns ?? 5); i++) await timed.run();
+      const total = this.options.timedRuns ?? 30;
+      if (!this.options.normalizeLoad || !this.reference) {
+        const times = await this.time(timed, total);
+        if (this.options.normalizeLoad) {
+          this.reference = { timed, p50Ms: percentile(times, 0.5) };
+          keep = true;
+        }
+        return this.result(times, device, 1);
+      }
+      // Alternate blocks so that both models see the same load, then rescale.
+      const block = this.options.blockRuns ?? 10;
+      const mine: number[] = [];
+      const theirs: number[] = [];
+      for (let done = 0; done < total; done += block) {
+        const n = Math.min(block, total - done);
+        mine.push(...(await this.time(timed, n)));
+        theirs.push(...(await this.time(this.reference.timed, n)));
+      }
+      theirs.sort((a, b) => a - b);
+      return this.result(mine, device, this.reference.p50Ms / percentile(theirs, 0.5));
+    } finally {
+      if (!keep) await this.unload(timed);
+    }
+  }
+
+  /** Releases the reference model's session (normalizeLoad); the next measurement starts anew. */
+  async dispose(): Promise<void> {
+    const reference = this.reference;
+    this.reference = undefined;
+    if (reference) await this.unload(reference.timed);
+  }
+
+  private async load(model: Model): Promise<Timed> {
     const batch = this.options.batchSize ?? 1;
     const session = await createOrtSession(exportOnnx(model), {
       threads: this.options.threads ?? 1,
     });
-    try {
-      const shape = model.graph.inputShape;
-      const dims =
-        shape.length === 3 ? [batch, shape[2]!, shape[0]!, shape[1]!] : [batch, ...shape];
-      const size = dims.reduce((a, b) => a * b, 1);
-      const data = Float32Array.from({ length: size }, (_, i) => Math.sin(i));
-      const input = new Tensor('float32', data, dims);
-      const feeds = { [session.inputNames[0]!]: input };
-      const run = async (): Promise<void> => {
+    const shape = model.graph.inputShape;
+    const dims = shape.length === 3 ? [batch, shape[2]!, shape[0]!, shape[1]!] : [batch, ...shape];
+    const size = dims.reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: size }, (_, i) => Math.sin(i));
+    const input = new Tensor('float32', data, dims);
+    const feeds = { [session.inputNames[0]!]: input };
+    return {
+      session,
+      input,
+      run: async () => {
         const out = await session.run(feeds);
         for (const t of Object.values(out)) t.dispose();
-      };
-      for (let i = 0; i < (this.options.warmupRuns ?? 5); i++) await run();
-      const times: number[] = [];
-      for (let i = 0; i < (this.options.timedRuns ?? 30); i++) {
-        const t0 = now();
-        await run();
-        times.push(now() - t0);
-      }
-      input.dispose();
-      times.sort((a, b) => a - b);
-      return {
-        p50Ms: percentile(times, 0.5),
-        p90Ms: percentile(times, 0.9),
-        p99Ms: percentile(times, 0.99),
-        source: 'local',
-        device,
-        samples: times.length,
-      };
-    } finally {
-      await session.release();
+      },
+    };
+  }
+
+  private async unload(timed: Timed): Promise<void> {
+    timed.input.dispose();
+    await timed.session.release();
+  }
+
+  private async time(timed: Timed, runs: number): Promise<number[]> {
+    const now = this.options.now ?? (() => performance.now());
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = now();
+      await timed.run();
+      times.push(now() - t0);
     }
+    return times;
+  }
+
+  private result(times: number[], device: string, scale: number): LatencyMeasurement {
+    const sorted = times.map((t) => t * scale).sort((a, b) => a - b);
+    return {
+      p50Ms: percentile(sorted, 0.5),
+      p90Ms: percentile(sorted, 0.9),
+      p99Ms: percentile(sorted, 0.99),
+      source: 'local',
+      device,
+      samples: sorted.length,
+    };
   }
 }

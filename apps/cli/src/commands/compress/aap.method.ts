@@ -39,6 +39,7 @@ interface AapCliOptions {
   profiles?: string;
   latencyBatch?: number;
   latencyRuns?: number;
+  latencyNormalize: boolean;
   rounds: number;
   timeBudget?: number;
   epochs?: number;
@@ -126,6 +127,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     ...(o.profiles ? { profilesDir: o.profiles } : {}),
     ...(o.latencyBatch !== undefined ? { localBatch: o.latencyBatch } : {}),
     ...(o.latencyRuns !== undefined ? { localRuns: o.latencyRuns } : {}),
+    localNormalizeLoad: o.latencyNormalize,
   });
   const backend = await engine.initEngineBackend();
   const fineTune: FineTuneBudget = {
@@ -379,6 +381,10 @@ export function register(compress: Command): void {
       '--latency-runs <n>',
       '@local: timed runs per measurement, p50 taken (default 30)',
       int('--latency-runs'),
+    )
+    .option(
+      '--no-latency-normalize',
+      '@local: report raw p50s instead of alternating with the unpruned model and scaling to its first load',
     )
     .option('--rounds <n>', 'pruning rounds at most', int('--rounds'), 100)
     .option('--time-budget <minutes>', 'wall-clock budget for the search', num('--time-budget'))

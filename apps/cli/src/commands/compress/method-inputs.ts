@@ -71,6 +71,8 @@ export interface OracleInputs {
   localBatch?: number;
   /** Timed runs per `@local` measurement; the p50 of them is the figure (default 30). */
   localRuns?: number;
+  /** `@local`: scale every figure to the load of the first measurement (default true). */
+  localNormalizeLoad?: boolean;
 }
 
 export async function oracleFor(
@@ -84,6 +86,7 @@ export async function oracleFor(
       new compress.LocalLatencyOracle({
         ...(inputs.localBatch !== undefined ? { batchSize: inputs.localBatch } : {}),
         ...(inputs.localRuns !== undefined ? { timedRuns: inputs.localRuns } : {}),
+        normalizeLoad: inputs.localNormalizeLoad ?? true,
       }),
     );
   }
