@@ -88,10 +88,11 @@ describe('latency oracles', () => {
     assert.throws(() => new LocalLatencyOracle({ warmupRuns: -1 }), /warm-up runs .* >= 0/);
   });
 
-  it('local oracle with normalizeLoad rescales each figure to the load of its first measurement', async () => {
-    // durations, in call order: the reference alone (2 ms each), then the candidate and the
-    // reference in alternating blocks of two while the machine runs twice as slow
-    const durations = [2, 2, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4];
+  it('local oracle with normalizeLoad rescales each figure to the quietest load seen', async () => {
+    // durations, in call order: the reference alone (2 ms each); the candidate and the reference
+    // in alternating blocks of two while the machine runs twice as slow; then again while it
+    // runs faster than at first (the reference at 1 ms)
+    const durations = [2, 2, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1];
     const readings = durations.flatMap((d, i) => [10 * i, 10 * i + d]);
     const oracle = new LocalLatencyOracle({
       warmupRuns: 0,
@@ -107,6 +108,9 @@ describe('latency oracles', () => {
       // 3 ms under a load that made the reference 4 ms instead of 2: 1.5 ms on the first load
       assert.equal(candidate.p50Ms, 1.5);
       assert.equal(candidate.samples, 4);
+      // the candidate alone at 1 ms beside a reference at 1 ms: the new quietest load, no rescale
+      const quiet = await oracle.measure(tinyResNet(), 'local');
+      assert.equal(quiet.p50Ms, 1);
       assert.equal(readings.length, 0, 'the reference ran a block after each candidate block');
     } finally {
       await oracle.dispose();

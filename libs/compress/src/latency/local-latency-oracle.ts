@@ -6,8 +6,9 @@
  * measured 6.0 ms and 7.4 ms an hour apart here, and one search accepted a round at 3.5 ms that
  * measured 5.6 ms beside its parent). With `normalizeLoad` the first model measured becomes the
  * reference: every later measurement alternates blocks of the candidate and the reference and
- * reports the candidate's p50 times (the reference's first p50 / its p50 now), so every figure of
- * a run is on the load of its first measurement and candidates compare with each other fairly.
+ * reports the candidate's p50 times (the reference's fastest p50 so far / its p50 now). Each
+ * figure is then an estimate at the quietest load the run has seen, not at whatever load the
+ * moment had; the reference's own figure is its first, raw measurement.
  */
 import { type Model, createOrtSession, exportOnnx } from '@edgecompress/engine';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
@@ -43,7 +44,7 @@ interface Timed {
 }
 
 export class LocalLatencyOracle implements LatencyOracle {
-  private reference?: { timed: Timed; p50Ms: number };
+  private reference?: { timed: Timed; fastestP50Ms: number };
 
   constructor(private readonly options: LocalOracleOptions = {}) {
     const counts: [string, number | undefined, number][] = [
@@ -73,7 +74,13 @@ export class LocalLatencyOracle implements LatencyOracle {
       if (!this.options.normalizeLoad || !this.reference) {
         const times = await this.time(timed, total);
         if (this.options.normalizeLoad) {
-          this.reference = { timed, p50Ms: percentile(times, 0.5) };
+          this.reference = {
+            timed,
+            fastestP50Ms: percentile(
+              [...times].sort((a, b) => a - b),
+              0.5,
+            ),
+          };
           keep = true;
         }
         return this.result(times, device, 1);
@@ -88,7 +95,9 @@ export class LocalLatencyOracle implements LatencyOracle {
         theirs.push(...(await this.time(this.reference.timed, n)));
       }
       theirs.sort((a, b) => a - b);
-      return this.result(mine, device, this.reference.p50Ms / percentile(theirs, 0.5));
+      const now = percentile(theirs, 0.5);
+      this.reference.fastestP50Ms = Math.min(this.reference.fastestP50Ms, now);
+      return this.result(mine, device, this.reference.fastestP50Ms / now);
     } finally {
       if (!keep) await this.unload(timed);
     }
