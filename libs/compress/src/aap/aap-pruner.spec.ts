@@ -138,6 +138,45 @@ describe('AAP runner', () => {
     }
   });
 
+  it('a cut already rolled back from the same model is rejected again without fine-tuning', async () => {
+    // A huge λ puts every group past its threshold and a 1 % cap lets each lose one channel, so
+    // after a rollback the halved step makes the same cut again.
+    const tuned = new Set<number>();
+    const result = await runAap(
+      tinyResNet(),
+      data,
+      quick('accuracy', 0, {
+        lambda: 1e6,
+        maxGroupCut: 0.01,
+        maxRounds: 6,
+        onProgress: (e: AapEvent) => {
+          if (e.kind === 'fine-tune') tuned.add(e.round);
+        },
+      }),
+    );
+    const repeats = result.trajectory.filter((r) => r.repeatOf !== undefined);
+    assert.ok(repeats.length > 0, 'some round repeated a rejected cut');
+    for (const r of repeats) {
+      const first = result.trajectory.find((x) => x.round === r.repeatOf)!;
+      assert.equal(first.verdict, 'rolled-back');
+      assert.equal(r.verdict, 'rolled-back');
+      assert.equal(r.startFrom, first.startFrom);
+      assert.deepEqual(
+        r.groups.map((g) => [g.group, g.kept]),
+        first.groups.map((g) => [g.group, g.kept]),
+      );
+      assert.deepEqual(r.metrics, first.metrics);
+      assert.equal(tuned.has(r.round), false, `round ${r.round} was not fine-tuned`);
+      assert.equal(tuned.has(first.round), true);
+    }
+    // every group lost at most one channel a round (the cap), and the policy still halved λ
+    for (const r of result.trajectory.slice(1)) {
+      for (const g of r.groups)
+        assert.equal(g.channels - g.kept, 1, `${g.group} in round ${r.round}`);
+    }
+    assert.ok(repeats.every((r) => r.lambda < 1e6));
+  });
+
   it('latency objective on a predicted device weights thresholds by predicted latency', async () => {
     const base = (await flopsOracle.measure(tinyResNet(), 'flops-box')).p50Ms;
     const target = base * 0.75;

@@ -33,6 +33,7 @@ import type { AapOptions, AapResult, RoundMetrics, RoundRecord } from './aap-typ
 import { computeAttentionScores } from './attention-scores';
 import { fineTune, validateBudget } from './fine-tune';
 import {
+  type GroupPlan,
   type ThresholdWeighting,
   classScores,
   defaultLambda,
@@ -41,6 +42,15 @@ import {
   planAtThreshold,
   validateChannelRule,
 } from './threshold-plan';
+
+/**
+ * What a round cut, as a key: its parent round and each shrunk group's kept count. From the same
+ * parent the scores are the same, so equal counts mean the same channels went.
+ */
+function cutKey(startFrom: number, groups: readonly GroupPlan[]): string {
+  const shrunk = groups.filter((g) => g.kept < g.channels).map((g) => `${g.group}:${g.kept}`);
+  return `${startFrom}|${shrunk.sort().join(',')}`;
+}
 
 /** Training split minus a validation tail: the policy never sees test data. */
 export function holdOut(dataset: Dataset, count: number): { fit: Split; validation: Split } {
@@ -280,18 +290,31 @@ export async function runAap(
       removedChannels: plan.removed.size,
       params: modelCost(pruned).params,
     });
-    const tuned = await fineTune(pruned, dataset, fit, options.fineTune, round, (p) => {
-      if (p.kind === 'step') {
-        emit({
-          kind: 'fine-tune',
-          round,
-          step: p.globalStep,
-          totalSteps: p.totalSteps,
-          loss: p.loss,
-        });
-      }
-    });
-    const metrics = await metricsOf(tuned, options.testEveryRound ?? false, baseline);
+    // A smaller step can leave the cut unchanged (a threshold still above a whole group's
+    // scores, or a cut bounded by maxGroupCut): a cut already rejected from this parent is
+    // rejected again without spending a round's fine-tuning on it.
+    const key = cutKey(state.startFrom, plan.groups);
+    const repeated = trajectory.find(
+      (r) => r.verdict === 'rolled-back' && cutKey(r.startFrom, r.groups) === key,
+    );
+    let tuned: Model | undefined;
+    let metrics: RoundMetrics;
+    if (repeated) {
+      metrics = repeated.metrics;
+    } else {
+      tuned = await fineTune(pruned, dataset, fit, options.fineTune, round, (p) => {
+        if (p.kind === 'step') {
+          emit({
+            kind: 'fine-tune',
+            round,
+            step: p.globalStep,
+            totalSteps: p.totalSteps,
+            loss: p.loss,
+          });
+        }
+      });
+      metrics = await metricsOf(tuned, options.testEveryRound ?? false, baseline);
+    }
     const verdict = judge(objective, baseline, metrics);
     const step = decide(
       state,
@@ -318,12 +341,13 @@ export async function runAap(
       targetReached: verdict.feasible && verdict.targetReached,
       verdict: step.decision.verdict,
       decision: step.decision,
+      ...(repeated ? { repeatOf: repeated.repeatOf ?? repeated.round } : {}),
       seconds: (now() - roundStart) / 1000,
     };
     trajectory.push(record);
     emit({ kind: 'round', record });
-    models.set(round, tuned);
-    if (record.feasible && better(record, best)) {
+    if (tuned) models.set(round, tuned);
+    if (tuned && record.feasible && better(record, best)) {
       best = record;
       bestModel = tuned;
     }

@@ -99,6 +99,11 @@ export interface RoundRecord {
   targetReached: boolean;
   verdict: 'kept' | 'rolled-back' | 'baseline';
   decision?: PolicyDecision;
+  /**
+   * A rolled-back round that made exactly this cut from the same model: its verdict was reused
+   * and this round was not fine-tuned (its metrics are that round's).
+   */
+  repeatOf?: number;
   seconds: number;
 }
 

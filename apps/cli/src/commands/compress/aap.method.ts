@@ -106,7 +106,7 @@ export function trajectoryTable(trajectory: readonly RoundRecord[], chosen: numb
       pct(r.metrics.accuracy),
       r.dropPoints.toFixed(2),
       r.metrics.latencyMs?.toFixed(3) ?? '-',
-      r.verdict,
+      r.repeatOf !== undefined ? `${r.verdict} (=${r.repeatOf})` : r.verdict,
     ]),
   );
 }
@@ -197,7 +197,11 @@ async function runCommand(o: AapCliOptions): Promise<void> {
                 (r.metrics.latencyMs !== undefined
                   ? `, p50 ${r.metrics.latencyMs.toFixed(3)} ms`
                   : '') +
-                ` -> ${r.verdict}${r.decision?.stop ? ` (stop: ${r.decision.stop})` : ''} [${r.seconds.toFixed(1)} s]`,
+                ` -> ${r.verdict}` +
+                (r.repeatOf !== undefined
+                  ? ` (the cut of round ${r.repeatOf}: its verdict, not fine-tuned again)`
+                  : '') +
+                `${r.decision?.stop ? ` (stop: ${r.decision.stop})` : ''} [${r.seconds.toFixed(1)} s]`,
             );
           }
         },
