@@ -23,7 +23,10 @@ export interface LocalOracleOptions {
   threads?: number;
   /** Scale every figure to the load of the first measurement (see above; default false). */
   normalizeLoad?: boolean;
-  /** Timed runs per block when alternating with the reference (default 10). */
+  /**
+   * Timed runs per block when alternating with the reference (default 1: run by run, so that
+   * both see the same moments of another process's work).
+   */
   blockRuns?: number;
   /** Clock in ms (injected for tests). */
   now?: () => number;
@@ -86,7 +89,7 @@ export class LocalLatencyOracle implements LatencyOracle {
         return this.result(times, device, 1);
       }
       // Alternate blocks so that both models see the same load, then rescale.
-      const block = this.options.blockRuns ?? 10;
+      const block = this.options.blockRuns ?? 1;
       const mine: number[] = [];
       const theirs: number[] = [];
       for (let done = 0; done < total; done += block) {
