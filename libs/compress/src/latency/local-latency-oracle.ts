@@ -75,18 +75,12 @@ export class LocalLatencyOracle implements LatencyOracle {
       for (let i = 0; i < (this.options.warmupRuns ?? 5); i++) await timed.run();
       const total = this.options.timedRuns ?? 30;
       if (!this.options.normalizeLoad || !this.reference) {
-        const times = await this.time(timed, total);
+        const measured = this.result(await this.time(timed, total), device, 1);
         if (this.options.normalizeLoad) {
-          this.reference = {
-            timed,
-            fastestP50Ms: percentile(
-              [...times].sort((a, b) => a - b),
-              0.5,
-            ),
-          };
+          this.reference = { timed, fastestP50Ms: measured.p50Ms };
           keep = true;
         }
-        return this.result(times, device, 1);
+        return measured;
       }
       // Alternate blocks so that both models see the same load, then rescale.
       const block = this.options.blockRuns ?? 1;

@@ -14,14 +14,11 @@ describe('edgec compress aap (real processes)', () => {
     model = writeSyntheticModel(join(dir, 'model.ecm'), 'small-cnn');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+  /** `compress aap` on the synthetic model and data. */
+  const aapOnSynthetic = () => ['compress', 'aap', '-m', model, '-d', 'synthetic'];
   /** A quick search on synthetic data that stops once 30 % of the parameters are gone. */
   const prunesToAThird = () => [
-    'compress',
-    'aap',
-    '-m',
-    model,
-    '-d',
-    'synthetic',
+    ...aapOnSynthetic(),
     '--objective',
     'params=0.3',
     '--max-drop',
@@ -131,17 +128,7 @@ describe('edgec compress aap (real processes)', () => {
       ],
     ];
     for (const [flags, message] of cases) {
-      const r = edgec([
-        'compress',
-        'aap',
-        '-m',
-        model,
-        '-d',
-        'synthetic',
-        '--report',
-        report,
-        ...flags,
-      ]);
+      const r = edgec([...aapOnSynthetic(), '--report', report, ...flags]);
       assert.notEqual(r.code, 0, flags.join(' '));
       assert.match(r.stderr, message, flags.join(' '));
     }
