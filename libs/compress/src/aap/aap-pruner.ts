@@ -31,9 +31,9 @@ import {
 } from './adaptive-policy';
 import type { AapOptions, AapResult, RoundMetrics, RoundRecord } from './aap-types';
 import { computeAttentionScores } from './attention-scores';
+import { findRepeatedCut } from './repeated-cuts';
 import { fineTune, validateBudget } from './fine-tune';
 import {
-  type GroupPlan,
   type ThresholdWeighting,
   classScores,
   defaultLambda,
@@ -42,15 +42,6 @@ import {
   planAtThreshold,
   validateChannelRule,
 } from './threshold-plan';
-
-/**
- * What a round cut, as a key: its parent round and each shrunk group's kept count. From the same
- * parent the scores are the same, so equal counts mean the same channels went.
- */
-function cutKey(startFrom: number, groups: readonly GroupPlan[]): string {
-  const shrunk = groups.filter((g) => g.kept < g.channels).map((g) => `${g.group}:${g.kept}`);
-  return `${startFrom}|${shrunk.sort().join(',')}`;
-}
 
 /** Training split minus a validation tail: the policy never sees test data. */
 export function holdOut(dataset: Dataset, count: number): { fit: Split; validation: Split } {
@@ -290,17 +281,14 @@ export async function runAap(
       removedChannels: plan.removed.size,
       params: modelCost(pruned).params,
     });
-    // A smaller step can leave the cut unchanged (a threshold still above a whole group's
-    // scores, or a cut bounded by maxGroupCut): a cut already rejected from this parent is
-    // rejected again without spending a round's fine-tuning on it.
-    const key = cutKey(state.startFrom, plan.groups);
-    const repeated = trajectory.find(
-      (r) => r.verdict === 'rolled-back' && cutKey(r.startFrom, r.groups) === key,
-    );
+    // A cut that an earlier round made from this parent and that failed, or led only to
+    // failures, is judged again from that round's metrics without fine-tuning (repeated-cuts.ts).
+    const repeated = findRepeatedCut(trajectory, decisions, state.startFrom, plan.groups);
+    const deadEnd = repeated?.deadEnd === true;
     let tuned: Model | undefined;
     let metrics: RoundMetrics;
     if (repeated) {
-      metrics = repeated.metrics;
+      metrics = trajectory.find((r) => r.round === repeated.original)!.metrics;
     } else {
       tuned = await fineTune(pruned, dataset, fit, options.fineTune, round, (p) => {
         if (p.kind === 'step') {
@@ -319,7 +307,7 @@ export async function runAap(
     const step = decide(
       state,
       {
-        feasible: verdict.feasible,
+        feasible: verdict.feasible && !deadEnd,
         targetReached: verdict.targetReached,
         elapsedMs: now() - started,
       },
@@ -341,7 +329,8 @@ export async function runAap(
       targetReached: verdict.feasible && verdict.targetReached,
       verdict: step.decision.verdict,
       decision: step.decision,
-      ...(repeated ? { repeatOf: repeated.repeatOf ?? repeated.round } : {}),
+      ...(repeated ? { repeatOf: repeated.original } : {}),
+      ...(deadEnd ? { deadEnd: true } : {}),
       seconds: (now() - roundStart) / 1000,
     };
     trajectory.push(record);

@@ -104,6 +104,12 @@ export interface RoundRecord {
    * and this round was not fine-tuned (its metrics are that round's).
    */
   repeatOf?: number;
+  /**
+   * Set when `repeatOf` names a round that was kept from the same model and later popped from
+   * the track (every step after it failed): the cut is rolled back as a dead end although its
+   * accuracy held, and `feasible` still says what the metrics say.
+   */
+  deadEnd?: true;
   seconds: number;
 }
 

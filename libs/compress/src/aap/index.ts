@@ -5,3 +5,4 @@ export * from './fine-tune';
 export * from './aap-types';
 export * from './aap-pruner';
 export * from './budget-pruning';
+export * from './repeated-cuts';

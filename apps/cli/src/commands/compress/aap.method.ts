@@ -106,7 +106,9 @@ export function trajectoryTable(trajectory: readonly RoundRecord[], chosen: numb
       pct(r.metrics.accuracy),
       r.dropPoints.toFixed(2),
       r.metrics.latencyMs?.toFixed(3) ?? '-',
-      r.repeatOf !== undefined ? `${r.verdict} (=${r.repeatOf})` : r.verdict,
+      r.repeatOf !== undefined
+        ? `${r.verdict} (=${r.repeatOf}${r.deadEnd ? ', dead end' : ''})`
+        : r.verdict,
     ]),
   );
 }
@@ -199,7 +201,9 @@ async function runCommand(o: AapCliOptions): Promise<void> {
                   : '') +
                 ` -> ${r.verdict}` +
                 (r.repeatOf !== undefined
-                  ? ` (the cut of round ${r.repeatOf}: its verdict, not fine-tuned again)`
+                  ? r.deadEnd
+                    ? ` (the cut of round ${r.repeatOf}, popped as a dead end: not kept again)`
+                    : ` (the cut of round ${r.repeatOf}: its verdict, not fine-tuned again)`
                   : '') +
                 `${r.decision?.stop ? ` (stop: ${r.decision.stop})` : ''} [${r.seconds.toFixed(1)} s]`,
             );
