@@ -65,3 +65,33 @@ export function createProgress(
     stop: () => undefined,
   };
 }
+
+/** One training step's progress, as the epoch-based trainers (SQAKD, CKDF) report it. */
+export interface EpochStep {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss: number;
+  /** Test accuracy, set on an epoch's last step when the trainer evaluated. */
+  accuracy?: number;
+}
+
+/**
+ * Shows an epoch-based trainer's step on a display made with the fields epoch, loss and acc,
+ * and logs a line for each evaluated epoch so the history stays in the terminal.
+ */
+export function showEpochStep(
+  progress: ProgressDisplay,
+  fields: ProgressFields,
+  p: EpochStep,
+): void {
+  fields.epoch = `${p.epoch + 1}/${p.epochs}`;
+  fields.loss = p.loss.toFixed(4);
+  if (p.accuracy !== undefined) {
+    const acc = `${(100 * p.accuracy).toFixed(2)}%`;
+    fields.acc = acc;
+    progress.log(`epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)}, test acc ${acc}`);
+  }
+  progress.update(p.epoch * p.stepsPerEpoch + Math.min(p.step + 1, p.stepsPerEpoch), fields);
+}

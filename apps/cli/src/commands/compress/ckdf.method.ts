@@ -9,7 +9,7 @@
  */
 import type { Command } from 'commander';
 import type { BankInit, BlockMatch, CkdfResult } from '@edgecompress/compress';
-import { createProgress } from '../../ui/progress';
+import { createProgress, showEpochStep } from '../../ui/progress';
 import { int, num, writeResultReport } from './method-inputs';
 import { loadDistillationInputs, pct } from './student-input';
 
@@ -96,15 +96,7 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
           return;
         }
         progress ??= createProgress('ckdf', o.epochs * perEpoch, ['epoch', 'loss', 'acc']);
-        fields.epoch = `${p.epoch + 1}/${p.epochs}`;
-        fields.loss = p.loss.toFixed(4);
-        if (p.accuracy !== undefined) {
-          fields.acc = pct(p.accuracy);
-          progress.log(
-            `epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)}, test acc ${pct(p.accuracy)}`,
-          );
-        }
-        progress.update(p.epoch * p.stepsPerEpoch + Math.min(p.step + 1, p.stepsPerEpoch), fields);
+        showEpochStep(progress, fields, p);
       },
     });
   } finally {

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import type { Model, QuantizerKind, Split } from '@edgecompress/engine';
 import type { SqakdLoss, SqakdResult } from '@edgecompress/compress';
-import { createProgress } from '../../ui/progress';
+import { createProgress, showEpochStep } from '../../ui/progress';
 import {
   int,
   loadInputDataset,
@@ -147,15 +147,7 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
       ...(o.ewgs ? { ewgsUpdateEvery: o.ewgsEvery } : {}),
       ...(o.evalLimit !== undefined ? { evalLimit: o.evalLimit } : {}),
       onProgress: (p) => {
-        fields.epoch = `${p.epoch + 1}/${p.epochs}`;
-        fields.loss = p.loss.toFixed(4);
-        if (p.accuracy !== undefined) {
-          fields.acc = pct(p.accuracy);
-          progress.log(
-            `epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)}, test acc ${pct(p.accuracy)}`,
-          );
-        }
-        progress.update(p.epoch * p.stepsPerEpoch + Math.min(p.step + 1, p.stepsPerEpoch), fields);
+        showEpochStep(progress, fields, p);
       },
     });
   } finally {
