@@ -15,8 +15,9 @@
 # VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
 # (--channel-multiple, default 1), MAX_CUT (--max-group-cut: the largest share of a layer
 # group one round may remove, default 1), LAMBDA (first threshold step, default the median
-# group score), WEIGHTING (--weighting: params, flops or latency; default by objective) and TAG
-# (appended to the output names).
+# group score), WEIGHTING (--weighting: params, flops or latency; default by objective), TAG
+# (appended to the output names) and BASELINES=0 (the resnet and vgg modes skip the L1-norm and
+# one-shot baselines, which fine-tune as long as the delivered model's lineage did).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-short}"
@@ -26,6 +27,8 @@ edgec() { node bin/edgec.js "$@"; }
 SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}"
   --max-group-cut "${MAX_CUT:-1}" ${LAMBDA:+--lambda "$LAMBDA"} ${WEIGHTING:+--weighting "$WEIGHTING"})
 T="${TAG:+-$TAG}"
+BASELINE_FLAG=(--baselines)
+[[ "${BASELINES:-1}" == 0 ]] && BASELINE_FLAG=()
 
 train_once() { # arch file epochs [extra train flags]
   local arch="$1" file="$2" epochs="$3"
@@ -47,13 +50,13 @@ case "$MODE" in
     # the unpruned model: docs/benchmarks.md's ResNet-8 recipe (8-epoch cosine, pad-crop 2)
     train_once resnet8 "$OUT/resnet8.ecm" 8 -b 64 --pad-crop 2 --workers 2
     edgec compress aap -m "$OUT/resnet8.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
-      --time-budget "${MINUTES:-35}" "${SEARCH[@]}" --baselines \
+      --time-budget "${MINUTES:-35}" "${SEARCH[@]}" "${BASELINE_FLAG[@]}" \
       --report "$OUT/resnet8-aap$T.json" -o "$OUT/resnet8-aap$T.ecm" --onnx "$OUT/resnet8-aap$T.onnx"
     ;;
   vgg)
     train_once vgg8 "$OUT/vgg8q.ecm" 4 -b 64 --pad-crop 2 --width 0.25
     edgec compress aap -m "$OUT/vgg8q.ecm" -d fashion-mnist --objective accuracy --max-drop 0.3 \
-      --time-budget "${MINUTES:-30}" "${SEARCH[@]}" --baselines \
+      --time-budget "${MINUTES:-30}" "${SEARCH[@]}" "${BASELINE_FLAG[@]}" \
       --report "$OUT/vgg8q-aap$T.json" -o "$OUT/vgg8q-aap$T.ecm" --onnx "$OUT/vgg8q-aap$T.onnx"
     ;;
   latency)
