@@ -1,3 +1,4 @@
+export * from './epoch-progress';
 export * from './objective';
 export * from './pruning';
 export * from './latency';

@@ -2,6 +2,7 @@
  * Progress display for long work. On a terminal: a live bar with named fields; elsewhere
  * (CI, pipes): one plain line per update at most every `plainIntervalMs`, so logs stay readable.
  */
+import type { EpochProgress } from '@edgecompress/compress';
 import { SingleBar, Presets } from 'cli-progress';
 
 export type ProgressFields = Record<string, string | number>;
@@ -66,17 +67,6 @@ export function createProgress(
   };
 }
 
-/** One training step's progress, as the epoch-based trainers (SQAKD, CKDF) report it. */
-export interface EpochStep {
-  epoch: number;
-  epochs: number;
-  step: number;
-  stepsPerEpoch: number;
-  loss: number;
-  /** Test accuracy, set on an epoch's last step when the trainer evaluated. */
-  accuracy?: number;
-}
-
 /**
  * Shows an epoch-based trainer's step on a display made with the fields epoch, loss and acc,
  * and logs a line for each evaluated epoch so the history stays in the terminal.
@@ -84,7 +74,7 @@ export interface EpochStep {
 export function showEpochStep(
   progress: ProgressDisplay,
   fields: ProgressFields,
-  p: EpochStep,
+  p: EpochProgress,
 ): void {
   fields.epoch = `${p.epoch + 1}/${p.epochs}`;
   fields.loss = p.loss.toFixed(4);

@@ -19,6 +19,7 @@ import {
   type Dataset,
   type Model,
 } from '@edgecompress/engine';
+import type { EpochProgress } from '../epoch-progress';
 import { assertCompatible } from '../sqakd';
 import { ContrastMemory, NegativeSampler, bankBytes } from './contrast-memory';
 import {
@@ -66,15 +67,9 @@ export interface CkdfOptions {
 export const BANK_INITS = ['random', 'embed'] as const;
 export type BankInit = (typeof BANK_INITS)[number];
 
-export interface CkdfProgress {
+export interface CkdfProgress extends EpochProgress {
   /** `warm-up`: the bank-filling pass of `bankInit: 'embed'` (step counts its batches). */
   phase: 'warm-up' | 'train';
-  epoch: number;
-  epochs: number;
-  step: number;
-  stepsPerEpoch: number;
-  loss: number;
-  accuracy?: number;
 }
 
 export interface CkdfMemory {

@@ -1,4 +1,5 @@
 import type { Model } from '@edgecompress/engine';
+import type { EpochProgress } from '../epoch-progress';
 import type { QuantizationConfig } from '../quant';
 
 /** kd: SQAKD (no labels); ce: the same quantizer trained on labels only; ce+kd: both. */
@@ -38,15 +39,7 @@ export interface SqakdOptions {
   shouldStop?: () => boolean;
 }
 
-export interface SqakdProgress {
-  epoch: number;
-  epochs: number;
-  step: number;
-  stepsPerEpoch: number;
-  loss: number;
-  /** Set at the end of an epoch when the test split has labels. */
-  accuracy?: number;
-}
+export type SqakdProgress = EpochProgress;
 
 export interface SqakdEpoch {
   epoch: number;
