@@ -23,16 +23,14 @@ import {
   loadInputModel,
   num,
   oracleFor,
+  withDatasetOptions,
   writeAtomically,
   writeResultReport,
+  type DatasetFlags,
 } from './method-inputs';
 
-interface AapCliOptions {
+interface AapCliOptions extends DatasetFlags {
   model: string;
-  dataset: string;
-  dataDir?: string;
-  limitTrain?: number;
-  limitTest?: number;
   objective: string;
   maxDrop: number;
   latencySource?: 'predicted' | 'measured' | 'local';
@@ -350,20 +348,13 @@ async function runBaselines(
 }
 
 export function register(compress: Command): void {
-  compress
+  const command = compress
     .command('aap')
     .description(
       'Automatic Attention Pruning: prune channels round by round until the objective says stop',
     )
-    .requiredOption('-m, --model <file>', 'model file (edgec train -o) or ONNX file')
-    .option(
-      '-d, --dataset <name>',
-      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
-      'mnist',
-    )
-    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
-    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
-    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    .requiredOption('-m, --model <file>', 'model file (edgec train -o) or ONNX file');
+  withDatasetOptions(command)
     .option(
       '--objective <spec>',
       'accuracy | params=<fraction> | flops=<fraction> | size=<fraction> | latency=<ms>ms@<device|local>',

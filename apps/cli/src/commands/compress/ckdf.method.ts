@@ -10,16 +10,12 @@
 import type { Command } from 'commander';
 import type { BankInit, BlockMatch, CkdfResult } from '@edgecompress/compress';
 import { createProgress, showEpochStep } from '../../ui/progress';
-import { int, num, writeResultReport } from './method-inputs';
-import { loadDistillationInputs, pct } from './student-input';
+import { int, num, withDatasetOptions, type DatasetFlags } from './method-inputs';
+import { loadDistillationInputs, pct, writeStudentOutputs } from './student-input';
 
-interface CkdfCliOptions {
+interface CkdfCliOptions extends DatasetFlags {
   teacher: string;
   student: string;
-  dataset: string;
-  dataDir?: string;
-  limitTrain?: number;
-  limitTest?: number;
   epochs: number;
   stepsPerEpoch?: number;
   batchSize: number;
@@ -50,7 +46,6 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
   if (!(BANK_INITS as readonly string[]).includes(o.bankInit))
     throw new Error(`unknown --bank-init "${o.bankInit}" (one of ${BANK_INITS.join(', ')})`);
   const compress = await import('@edgecompress/compress');
-  const engine = await import('@edgecompress/engine');
   const { teacher, student, dataset, backendName } = await loadDistillationInputs(o);
   const batchSize = Math.min(o.batchSize, dataset.train.count);
   const perEpoch = Math.min(
@@ -103,20 +98,15 @@ async function runCommand(o: CkdfCliOptions): Promise<void> {
     progress?.stop();
   }
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
-  const out = [
+  const summary = [
     `teacher test accuracy ${pct(result.teacherAccuracy)}; student best ${pct(result.bestAccuracy)}`,
     `memory banks ${mib(result.memory.bankBytes)}, per-step negatives ${mib(result.memory.stepBytes)}`,
   ];
-  if (o.out) {
-    engine.saveModel(o.out, result.model);
-    out.push(`student written to ${o.out}`);
-  }
-  if (o.report) out.push(writeResultReport(o.report, result, 'history and provenance'));
-  process.stdout.write(out.join('\n') + '\n');
+  await writeStudentOutputs(o, result, summary, 'history and provenance');
 }
 
 export function register(compress: Command): void {
-  compress
+  const command = compress
     .command('ckdf')
     .description(
       'distil a teacher into a student with contrastive terms on stem, stages and features',
@@ -125,15 +115,8 @@ export function register(compress: Command): void {
     .requiredOption(
       '-s, --student <arch|file>',
       'student architecture (e.g. resnet8) or model file',
-    )
-    .option(
-      '-d, --dataset <name>',
-      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
-      'mnist',
-    )
-    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
-    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
-    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    );
+  withDatasetOptions(command)
     .option('--epochs <n>', 'training epochs', int('--epochs'), 10)
     .option(
       '--steps-per-epoch <n>',

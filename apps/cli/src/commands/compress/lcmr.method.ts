@@ -9,16 +9,12 @@
 import type { Command } from 'commander';
 import type { CurriculumKind, LcmrResult } from '@edgecompress/compress';
 import { createProgress } from '../../ui/progress';
-import { int, num, writeResultReport } from './method-inputs';
-import { loadDistillationInputs, pct } from './student-input';
+import { int, num, withDatasetOptions, type DatasetFlags } from './method-inputs';
+import { loadDistillationInputs, pct, writeStudentOutputs } from './student-input';
 
-interface LcmrCliOptions {
+interface LcmrCliOptions extends DatasetFlags {
   teacher: string;
   student: string;
-  dataset: string;
-  dataDir?: string;
-  limitTrain?: number;
-  limitTest?: number;
   curriculum: string;
   p0: number;
   kappa: number;
@@ -41,7 +37,6 @@ async function runCommand(o: LcmrCliOptions): Promise<void> {
   if (!CURRICULA.includes(o.curriculum as CurriculumKind))
     throw new Error(`unknown --curriculum "${o.curriculum}" (one of ${CURRICULA.join(', ')})`);
   const compress = await import('@edgecompress/compress');
-  const engine = await import('@edgecompress/engine');
   const { teacher, student, dataset, backendName } = await loadDistillationInputs(o);
   const finetune = o.finetuneSteps ?? Math.ceil(o.replaceSteps / 10);
   process.stderr.write(
@@ -77,34 +72,22 @@ async function runCommand(o: LcmrCliOptions): Promise<void> {
   } finally {
     progress.stop();
   }
-  const out = [
+  const summary = [
     `teacher test accuracy ${pct(result.teacherAccuracy)}; student ${pct(result.accuracy)}`,
   ];
-  if (o.out) {
-    engine.saveModel(o.out, result.model);
-    out.push(`student written to ${o.out}`);
-  }
-  if (o.report) out.push(writeResultReport(o.report, result, 'trace and provenance'));
-  process.stdout.write(out.join('\n') + '\n');
+  await writeStudentOutputs(o, result, summary, 'trace and provenance');
 }
 
 export function register(compress: Command): void {
-  compress
+  const command = compress
     .command('lcmr')
     .description('replace teacher stages by smaller student stages on a curriculum, then fine-tune')
     .requiredOption('-t, --teacher <file>', 'the trained teacher (model file or ONNX)')
     .requiredOption(
       '-s, --student <arch|file>',
       'student with the same stage shapes (e.g. resnet8 for resnet20) or model file',
-    )
-    .option(
-      '-d, --dataset <name>',
-      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
-      'mnist',
-    )
-    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
-    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
-    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    );
+  withDatasetOptions(command)
     .option('--curriculum <kind>', 'log, linear or constant', 'log')
     .option('--p0 <p>', 'replacement rate at step 0', num('--p0'), 0.3)
     .option('--kappa <k>', 'curvature of the log curriculum', num('--kappa'), 10)

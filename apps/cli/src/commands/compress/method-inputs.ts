@@ -3,6 +3,7 @@
  * or ONNX), the dataset, the objective, and the latency oracle the objective needs.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import type { Dataset, Model } from '@edgecompress/engine';
 import type { LatencyOracle, Objective } from '@edgecompress/compress';
 
@@ -38,6 +39,19 @@ export interface DatasetFlags {
   dataDir?: string;
   limitTrain?: number;
   limitTest?: number;
+}
+
+/** Adds the flags of {@link DatasetFlags} to a method's command, alike for every method. */
+export function withDatasetOptions(command: Command): Command {
+  return command
+    .option(
+      '-d, --dataset <name>',
+      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
+      'mnist',
+    )
+    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
+    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
+    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'));
 }
 
 export async function loadInputDataset(o: DatasetFlags, model: Model): Promise<Dataset> {

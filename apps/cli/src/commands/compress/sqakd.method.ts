@@ -15,17 +15,15 @@ import {
   loadInputDataset,
   loadInputModel,
   num,
+  withDatasetOptions,
   writeAtomically,
   writeResultReport,
+  type DatasetFlags,
 } from './method-inputs';
 
-interface SqakdCliOptions {
+interface SqakdCliOptions extends DatasetFlags {
   model: string;
   studentInit?: string;
-  dataset: string;
-  dataDir?: string;
-  limitTrain?: number;
-  limitTest?: number;
   bits: string;
   quantizer: string;
   perChannel: boolean;
@@ -196,21 +194,14 @@ async function runCommand(o: SqakdCliOptions): Promise<void> {
 }
 
 export function register(compress: Command): void {
-  compress
+  const command = compress
     .command('sqakd')
     .description(
       'quantize to 2/3/4/8 bits by distilling the float model into its quantized copy (no labels)',
     )
     .requiredOption('-m, --model <file>', 'the full-precision teacher (model file or ONNX)')
-    .option('--student-init <file>', 'float model the student starts from (default: the teacher)')
-    .option(
-      '-d, --dataset <name>',
-      'mnist, fashion-mnist, idx (with --data-dir) or synthetic',
-      'mnist',
-    )
-    .option('--data-dir <dir>', 'directory of the IDX files (fashion-mnist, idx)')
-    .option('--limit-train <n>', 'use only the first n training examples', int('--limit-train'))
-    .option('--limit-test <n>', 'use only the first n test examples', int('--limit-test'))
+    .option('--student-init <file>', 'float model the student starts from (default: the teacher)');
+  withDatasetOptions(command)
     .option(
       '--bits <wXaY>',
       'weight and activation bits, each 2, 3, 4 or 8 (e.g. w2a2, w4a8)',

@@ -1,7 +1,12 @@
 /** The student of a distillation method: an architecture name built fresh, or a model file. */
 import { existsSync } from 'node:fs';
 import type { Dataset, Model } from '@edgecompress/engine';
-import { loadInputDataset, loadInputModel, type DatasetFlags } from './method-inputs';
+import {
+  loadInputDataset,
+  loadInputModel,
+  writeResultReport,
+  type DatasetFlags,
+} from './method-inputs';
 
 export async function loadStudent(spec: string, teacher: Model, seed: number): Promise<Model> {
   if (existsSync(spec) || /\.(ecm|onnx)$/.test(spec)) return loadInputModel(spec);
@@ -43,3 +48,23 @@ export async function loadDistillationInputs(
 }
 
 export const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
+
+/**
+ * The end of a distillation run: writes the student (`-o`) and the report (`--report`) when
+ * asked, then prints the summary lines and where each file went.
+ */
+export async function writeStudentOutputs(
+  o: { out?: string; report?: string },
+  result: { model: Model },
+  summary: string[],
+  reportContents: string,
+): Promise<void> {
+  const lines = [...summary];
+  if (o.out) {
+    const engine = await import('@edgecompress/engine');
+    engine.saveModel(o.out, result.model);
+    lines.push(`student written to ${o.out}`);
+  }
+  if (o.report) lines.push(writeResultReport(o.report, result, reportContents));
+  process.stdout.write(lines.join('\n') + '\n');
+}
