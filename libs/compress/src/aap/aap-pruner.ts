@@ -154,6 +154,21 @@ export async function runAap(
     };
   };
 
+  // A round that meets a latency target ends the search, so one lucky measurement must not
+  // decide it: measure again and keep the slower p50 (a stop on a figure the delivered model
+  // did not have beside its parent is the failure this guards against).
+  const confirmTargetLatency = async (
+    model: Model,
+    metrics: RoundMetrics,
+  ): Promise<RoundMetrics> => {
+    const first = judge(objective, baseline, metrics);
+    if (objective.metric !== 'latency' || !first.feasible || !first.targetReached) return metrics;
+    const again = await measureLatency(model);
+    if (!again || metrics.latencyMs === undefined) return metrics;
+    const checks = [metrics.latencyMs, again.p50Ms];
+    return { ...metrics, latencyMs: Math.max(...checks), latencyChecksMs: checks };
+  };
+
   // Round 0: the unpruned model (measured once: a resumed search takes it from the checkpoint).
   const baseline = resume?.baseline ?? (await metricsOf(input, true));
   if (needLatency && !resume) assertTargetNotMet(objective, baseline);
@@ -302,6 +317,7 @@ export async function runAap(
         }
       });
       metrics = await metricsOf(tuned, options.testEveryRound ?? false, baseline);
+      metrics = await confirmTargetLatency(tuned, metrics);
     }
     const verdict = judge(objective, baseline, metrics);
     const step = decide(

@@ -6,9 +6,12 @@
  * measured 6.0 ms and 7.4 ms an hour apart here, and one search accepted a round at 3.5 ms that
  * measured 5.6 ms beside its parent). With `normalizeLoad` the first model measured becomes the
  * reference: every later measurement alternates blocks of the candidate and the reference and
- * reports the candidate's p50 times (the reference's fastest p50 so far / its p50 now). Each
- * figure is then an estimate at the quietest load the run has seen, not at whatever load the
- * moment had; the reference's own figure is its first, raw measurement.
+ * reports the candidate's p50 times (the reference's first p50 / its p50 now). Every figure is
+ * then in the frame of the first measurement, the one a search reports for the unpruned model
+ * and a target is set against. The frame is fixed on purpose: a running minimum (the quietest
+ * load seen) only ever moves one way, so a single reference block that ran fast by chance
+ * rescaled every later figure down, and once let a search stop on a target its delivered model
+ * missed by x2.6 beside its parent.
  */
 import { type Model, createOrtSession, exportOnnx } from '@edgecompress/engine';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
@@ -47,7 +50,7 @@ interface Timed {
 }
 
 export class LocalLatencyOracle implements LatencyOracle {
-  private reference?: { timed: Timed; fastestP50Ms: number };
+  private reference?: { timed: Timed; firstP50Ms: number };
 
   constructor(private readonly options: LocalOracleOptions = {}) {
     const counts: [string, number | undefined, number][] = [
@@ -77,7 +80,7 @@ export class LocalLatencyOracle implements LatencyOracle {
       if (!this.options.normalizeLoad || !this.reference) {
         const measured = this.result(await this.time(timed, total), device, 1);
         if (this.options.normalizeLoad) {
-          this.reference = { timed, fastestP50Ms: measured.p50Ms };
+          this.reference = { timed, firstP50Ms: measured.p50Ms };
           keep = true;
         }
         return measured;
@@ -92,9 +95,7 @@ export class LocalLatencyOracle implements LatencyOracle {
         theirs.push(...(await this.time(this.reference.timed, n)));
       }
       theirs.sort((a, b) => a - b);
-      const now = percentile(theirs, 0.5);
-      this.reference.fastestP50Ms = Math.min(this.reference.fastestP50Ms, now);
-      return this.result(mine, device, this.reference.fastestP50Ms / now);
+      return this.result(mine, device, this.reference.firstP50Ms / percentile(theirs, 0.5));
     } finally {
       if (!keep) await this.unload(timed);
     }

@@ -197,6 +197,9 @@ async function runCommand(o: AapCliOptions): Promise<void> {
                 (r.metrics.latencyMs !== undefined
                   ? `, p50 ${r.metrics.latencyMs.toFixed(3)} ms`
                   : '') +
+                (r.metrics.latencyChecksMs
+                  ? ` (the slower of ${r.metrics.latencyChecksMs.map((v) => v.toFixed(3)).join(' and ')})`
+                  : '') +
                 ` -> ${r.verdict}` +
                 (r.repeatOf !== undefined
                   ? r.deadEnd
