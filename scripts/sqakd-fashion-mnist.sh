@@ -3,6 +3,7 @@
 #
 #   scripts/sqakd-fashion-mnist.sh <arch> <run>
 #     arch: vgg     VGG-8 at quarter width (the AAP section's unpruned VGG-8/4, trained here if missing)
+#           vgg-half  VGG-8 at half width (four times the VGG-8/4's parameters, trained here if missing)
 #           resnet  ResNet-8 (the AAP section's unpruned ResNet-8)
 #     run:  w2a2 | w4a4 | w8a8   SQAKD: T^2 KL(teacher || student), training labels dropped
 #           w2a2-ce              the same quantizer trained on labels with cross-entropy only
@@ -18,8 +19,8 @@
 # PER_CHANNEL=1 gives every output channel its own weight quantizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ARCH="${1:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
-RUN="${2:?usage: $0 vgg|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
+ARCH="${1:?usage: $0 vgg|vgg-half|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
+RUN="${2:?usage: $0 vgg|vgg-half|resnet w2a2|w4a4|w8a8|w2a2-ce|w2a2-cekd}"
 OUT="${OUT:-data/sqakd-runs}" # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
@@ -28,6 +29,10 @@ case "$ARCH" in
   vgg)
     TEACHER="$OUT/vgg8q.ecm"
     [[ -f "$TEACHER" ]] || edgec train -m vgg8 -d fashion-mnist -e 4 -b 64 --lr 0.05 --pad-crop 2 --width 0.25 -o "$TEACHER"
+    ;;
+  vgg-half)
+    TEACHER="$OUT/vgg8h.ecm"
+    [[ -f "$TEACHER" ]] || edgec train -m vgg8 -d fashion-mnist -e 4 -b 64 --lr 0.05 --pad-crop 2 --width 0.5 -o "$TEACHER"
     ;;
   resnet)
     TEACHER="$OUT/resnet8.ecm"

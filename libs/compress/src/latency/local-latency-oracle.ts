@@ -9,9 +9,9 @@
  * reports the candidate's p50 times (the reference's first p50 / its p50 now). Every figure is
  * then in the frame of the first measurement, the one a search reports for the unpruned model
  * and a target is set against. The frame is fixed on purpose: a running minimum (the quietest
- * load seen) only ever moves one way, so a single reference block that ran fast by chance
- * rescaled every later figure down, and once let a search stop on a target its delivered model
- * missed by x2.6 beside its parent.
+ * load seen) moves one way only, so a single reference block that ran fast by chance would
+ * rescale every later figure down; a search using it once stopped on a figure 2.7 times below
+ * what its delivered model measured beside its parent.
  */
 import { type Model, createOrtSession, exportOnnx } from '@edgecompress/engine';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
