@@ -15,7 +15,8 @@
 # VALIDATION (held-out training images that judge each round, default 5000), MULTIPLE
 # (--channel-multiple, default 1), MAX_CUT (--max-group-cut: the largest share of a layer
 # group one round may remove, default 1), LAMBDA (first threshold step, default the median
-# group score), WEIGHTING (--weighting: params, flops or latency; default by objective), TAG
+# group score), WEIGHTING (--weighting: params, flops or latency; default by objective), WORKERS
+# (--workers: data-parallel fine-tuning threads, default 1; give 2 a 2-core machine alone), TAG
 # (appended to the output names) and BASELINES=0 (the resnet and vgg modes skip the L1-norm and
 # one-shot baselines, which fine-tune as long as the delivered model's lineage did).
 set -euo pipefail
@@ -25,7 +26,7 @@ OUT="${OUT:-data/aap-runs}"  # data/ is git-ignored
 mkdir -p "$OUT"
 edgec() { node bin/edgec.js "$@"; }
 SEARCH=(--steps "${STEPS:-60}" -b 128 --validation "${VALIDATION:-5000}" --channel-multiple "${MULTIPLE:-1}"
-  --max-group-cut "${MAX_CUT:-1}" ${LAMBDA:+--lambda "$LAMBDA"} ${WEIGHTING:+--weighting "$WEIGHTING"})
+  --max-group-cut "${MAX_CUT:-1}" --workers "${WORKERS:-1}" ${LAMBDA:+--lambda "$LAMBDA"} ${WEIGHTING:+--weighting "$WEIGHTING"})
 T="${TAG:+-$TAG}"
 BASELINE_FLAG=(--baselines)
 [[ "${BASELINES:-1}" == 0 ]] && BASELINE_FLAG=()

@@ -29,5 +29,25 @@ describe('fineTune budgets', () => {
     assert.throws(() => validateBudget({ batchSize: 8, lr: 0.1 }), /epochs or steps/);
     assert.throws(() => validateBudget({ epochs: 1, batchSize: 0, lr: 0.1 }), /batchSize/);
     assert.throws(() => validateBudget({ epochs: 1, batchSize: 8, lr: 0 }), /lr must be > 0/);
+    assert.throws(
+      () => validateBudget({ epochs: 1, batchSize: 8, lr: 0.1, workers: 0 }),
+      /workers must be an integer >= 1, got 0/,
+    );
+  });
+
+  it('workers > 1 fine-tunes data-parallel in worker threads, reproducibly', async () => {
+    await initEngineBackend();
+    const budget = { steps: 3, batchSize: 16, lr: 0.05, seed: 2 };
+    const run = (workers: number) =>
+      fineTune(tinyVgg(), data, data.train, { ...budget, workers }, 0);
+    const [one, twoA, twoB] = [await run(1), await run(2), await run(2)];
+    let differsFromOne = false;
+    for (const [name, w] of twoA.weights) {
+      assert.deepEqual(w.data, twoB.weights.get(name)!.data, `${name}: same with the same workers`);
+      const single = one.weights.get(name)!.data;
+      differsFromOne ||= w.data.some((v, i) => v !== single[i]);
+    }
+    // each replica normalises its own half-batch, so the result is not bit-equal to one thread
+    assert.ok(differsFromOne, 'two workers trained the model, not this thread alone');
   });
 });

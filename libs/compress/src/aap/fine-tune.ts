@@ -25,6 +25,8 @@ export interface FineTuneBudget {
   padCrop?: number;
   flip?: boolean;
   seed?: number;
+  /** Data-parallel replicas, this thread included (default 1: this thread only). */
+  workers?: number;
 }
 
 export const DEFAULT_FINE_TUNE: FineTuneBudget = {
@@ -51,6 +53,10 @@ export function validateBudget(budget: FineTuneBudget): void {
     throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   }
   if (!(lr > 0)) throw new RangeError(`fine-tune lr must be > 0, got ${lr}`);
+  const workers = budget.workers ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1)) {
+    throw new RangeError(`fine-tune workers must be an integer >= 1, got ${workers}`);
+  }
 }
 
 /**
@@ -108,6 +114,7 @@ export async function fineTune(
     flip: budget.flip ?? false,
     seed: (budget.seed ?? 0) + round,
     evaluateEachEpoch: false,
+    ...((budget.workers ?? 1) > 1 ? { workers: budget.workers } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
   return result.model;

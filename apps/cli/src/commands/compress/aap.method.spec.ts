@@ -122,6 +122,7 @@ describe('edgec compress aap (real processes)', () => {
       [['--objective', 'accuracy', '--max-drop', '-1'], /maxAccuracyDrop/],
       [['--objective', 'latency=9999ms@local'], /target already met/],
       [['--max-group-cut', '0'], /largest cut per round must be in \(0, 1\], got 0/],
+      [['--workers', '0'], /fine-tune workers must be an integer >= 1, got 0/],
       [
         ['--objective', 'latency=2ms@local', '--latency-batch', '0'],
         /batch size must be an integer >= 1, got 0/,

@@ -42,6 +42,7 @@ interface AapCliOptions extends DatasetFlags {
   timeBudget?: number;
   epochs?: number;
   steps?: number;
+  workers: number;
   batchSize: number;
   lr: number;
   weightDecay: number;
@@ -136,11 +137,12 @@ async function runCommand(o: AapCliOptions): Promise<void> {
     lr: o.lr,
     weightDecay: o.weightDecay,
     seed: o.seed,
+    workers: o.workers,
   };
   process.stderr.write(
     `AAP on ${model.graph.architecture} (${dataset.name}, ${dataset.train.count} train / ${dataset.test.count} test): ` +
       `${compress.describeObjective(objective)}; up to ${o.rounds} rounds, fine-tune ` +
-      `${o.steps !== undefined ? `${o.steps} steps` : `${fineTune.epochs} epoch(s)`} per round; backend ${backend.name}\n`,
+      `${o.steps !== undefined ? `${o.steps} steps` : `${fineTune.epochs} epoch(s)`} per round on ${o.workers} worker${o.workers > 1 ? 's' : ''}; backend ${backend.name}\n`,
   );
   const progress = createProgress('aap', o.rounds, ['T', 'params', 'acc', 'p50', 'fine-tune']);
   const fields = { T: '-', params: '-', acc: '-', p50: '-', 'fine-tune': '-' };
@@ -393,6 +395,12 @@ export function register(compress: Command): void {
     .option('--epochs <n>', 'fine-tuning epochs per round (default 1)', int('--epochs'))
     .option('--steps <n>', 'fine-tuning steps per round (instead of epochs)', int('--steps'))
     .option('-b, --batch-size <n>', 'fine-tuning batch size', int('--batch-size'), 128)
+    .option(
+      '-w, --workers <n>',
+      'data-parallel fine-tuning threads (1 = this thread only)',
+      int('--workers'),
+      1,
+    )
     .option(
       '--lr <rate>',
       'fine-tuning learning rate (cosine, restarted each round)',
