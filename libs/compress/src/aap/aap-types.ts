@@ -115,6 +115,8 @@ export interface RoundRecord {
    * accuracy held, and `feasible` still says what the metrics say.
    */
   deadEnd?: true;
+  /** Groups this round's cut could not touch: their smallest cut from its parent had failed. */
+  leftWhole?: string[];
   seconds: number;
 }
 

@@ -110,6 +110,13 @@ function smallestEffectiveRemoval(count: number, maxRemovable: number, multiple:
   return needed >= 1 && needed <= maxRemovable ? needed : Infinity;
 }
 
+/** The fewest channels a group of `count` can lose in one plan under the rule (0: none). */
+export function smallestCut(count: number, rule: ChannelRule = {}): number {
+  const multiple = rule.multiple ?? 1;
+  const needed = smallestEffectiveRemoval(count, removableCount(count, rule), multiple);
+  return Number.isFinite(needed) ? roundedRemoval(count, needed, multiple) : 0;
+}
+
 export interface GroupPlan {
   group: string;
   channels: number;

@@ -202,6 +202,7 @@ async function runCommand(o: AapCliOptions): Promise<void> {
                 (r.metrics.latencyChecksMs
                   ? ` (the slower of ${r.metrics.latencyChecksMs.map((v) => v.toFixed(3)).join(' and ')})`
                   : '') +
+                (r.leftWhole ? ` (left whole: ${r.leftWhole.join(', ')})` : '') +
                 ` -> ${r.verdict}` +
                 (r.repeatOf !== undefined
                   ? r.deadEnd

@@ -1,0 +1,55 @@
+/**
+ * Layer groups a model has no channel left to give [ours].
+ *
+ * When the only change a round made to its parent was the smallest cut one group allows (one
+ * channel, or one channel multiple under `--channel-multiple`) and that round failed the
+ * accuracy guard, no threshold can cut that group less. The policy halves λ after the failure,
+ * but every threshold that still reaches the group remakes the same cut, and its repeats count
+ * as failures until the parent is popped: the search then unwinds without ever trying the other
+ * groups. A VGG-8/4 latency search at a multiple of 8 ended so, its threshold stuck on an
+ * 8-channel cut of one full-resolution conv. Later cuts from that parent leave such a group
+ * whole, so the threshold moves on to the groups that can still give channels.
+ */
+import type { DependencyAnalysis } from '../pruning';
+import type { GroupPlan } from './threshold-plan';
+import { type ChannelRule, smallestCut } from './threshold-plan';
+
+/** What a recorded round says about its cut: enough to spot a failed smallest cut. */
+export interface JudgedCut {
+  startFrom: number;
+  groups: readonly GroupPlan[];
+  feasible: boolean;
+  verdict: 'kept' | 'rolled-back' | 'baseline';
+}
+
+/** Ids of the groups whose smallest cut from `parent` failed the accuracy guard. */
+export function exhaustedGroups(
+  trajectory: readonly JudgedCut[],
+  parent: number,
+  rule: ChannelRule,
+): Set<string> {
+  const exhausted = new Set<string>();
+  for (const r of trajectory) {
+    if (r.startFrom !== parent || r.verdict !== 'rolled-back' || r.feasible) continue;
+    const shrunk = r.groups.filter((g) => g.kept < g.channels);
+    const only = shrunk.length === 1 ? shrunk[0]! : undefined;
+    if (only && only.channels - only.kept === smallestCut(only.channels, rule)) {
+      exhausted.add(only.group);
+    }
+  }
+  return exhausted;
+}
+
+/** The threshold shares without the exhausted groups: a group without a share is left whole. */
+export function withoutGroups(
+  shares: ReadonlyMap<number, number>,
+  analysis: DependencyAnalysis,
+  groups: ReadonlySet<string>,
+): Map<number, number> {
+  const kept = new Map(shares);
+  if (groups.size === 0) return kept;
+  analysis.groups.forEach((g, gi) => {
+    if (groups.has(g.id)) kept.delete(gi);
+  });
+  return kept;
+}
