@@ -36,11 +36,11 @@ describe('AAP exhausted groups', () => {
       cut(
         1,
         [
-          ['c3', 16, 15],
+          ['c3', 16, 14],
           ['c4', 16, 15],
         ],
         false,
-      ), // two groups: not one group's fault
+      ), // c3 lost two: a smaller cut may pass
       cut(1, [['c5', 16, 15]], true, 'rolled-back'), // a dead end: its accuracy held
       cut(2, [['c6', 16, 15]], false), // another parent
     ];
@@ -51,6 +51,33 @@ describe('AAP exhausted groups', () => {
     const blocked = [cut(0, [['c1', 16, 8]], false)];
     assert.deepEqual([...exhaustedGroups(blocked, 0, { multiple: 8 })], ['c1']);
     assert.deepEqual([...exhaustedGroups(blocked, 0, {})], [], 'at multiple 1 it was not');
+  });
+
+  it('groups that failed together at their smallest cuts are tried one at a time', () => {
+    const together = cut(
+      3,
+      [
+        ['c1', 16, 15],
+        ['c2', 16, 15],
+        ['c3', 16, 15],
+      ],
+      false,
+    );
+    // first c1 alone: c2 and c3 left whole
+    assert.deepEqual([...exhaustedGroups([together], 3, {})].sort(), ['c2', 'c3']);
+    // c1 alone failed too: now c2 alone, c1 exhausted, c3 still left whole
+    const c1Alone = cut(3, [['c1', 16, 15]], false);
+    assert.deepEqual([...exhaustedGroups([together, c1Alone], 3, {})].sort(), ['c1', 'c3']);
+    // a cut of c1 and c2 that took more than one channel of c2 can still shrink: no rule
+    const wider = cut(
+      3,
+      [
+        ['c1', 16, 15],
+        ['c2', 16, 14],
+      ],
+      false,
+    );
+    assert.deepEqual([...exhaustedGroups([wider], 3, {})], []);
   });
 
   it('a plan without the exhausted group reaches the next group instead of remaking the cut', () => {

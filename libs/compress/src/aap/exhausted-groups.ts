@@ -3,7 +3,8 @@
  *
  * When the only change a round made to its parent was the smallest cut one group allows (one
  * channel, or one channel multiple under `--channel-multiple`) and that round failed the
- * accuracy guard, no threshold can cut that group less. The policy halves λ after the failure,
+ * accuracy guard, no threshold can cut that group less (several groups at their smallest cut:
+ * see `exhaustedGroups`). The policy halves λ after the failure,
  * but every threshold that still reaches the group remakes the same cut, and its repeats count
  * as failures until the parent is popped: the search then unwinds without ever trying the other
  * groups. A VGG-8/4 latency search at a multiple of 8 ended so, its threshold stuck on an
@@ -22,22 +23,31 @@ export interface JudgedCut {
   verdict: 'kept' | 'rolled-back' | 'baseline';
 }
 
-/** Ids of the groups whose smallest cut from `parent` failed the accuracy guard. */
+/**
+ * Ids of the groups to leave whole in cuts from `parent`. A failed cut that took one group's
+ * smallest cut exhausts that group. A failed cut that took the smallest cut of several groups
+ * cannot say which of them broke the model, and no threshold cuts any of them less: its groups
+ * are tried one at a time, in network order, so all but the first not yet exhausted are left
+ * whole until that one's own smallest cut has been judged.
+ */
 export function exhaustedGroups(
   trajectory: readonly JudgedCut[],
   parent: number,
   rule: ChannelRule,
 ): Set<string> {
-  const exhausted = new Set<string>();
-  for (const r of trajectory) {
-    if (r.startFrom !== parent || r.verdict !== 'rolled-back' || r.feasible) continue;
+  const failedSmallest = trajectory.flatMap((r) => {
+    if (r.startFrom !== parent || r.verdict !== 'rolled-back' || r.feasible) return [];
     const shrunk = r.groups.filter((g) => g.kept < g.channels);
-    const only = shrunk.length === 1 ? shrunk[0]! : undefined;
-    if (only && only.channels - only.kept === smallestCut(only.channels, rule)) {
-      exhausted.add(only.group);
-    }
+    const smallest = shrunk.every((g) => g.channels - g.kept === smallestCut(g.channels, rule));
+    return shrunk.length > 0 && smallest ? [shrunk.map((g) => g.group)] : [];
+  });
+  const exhausted = new Set(failedSmallest.filter((c) => c.length === 1).map((c) => c[0]!));
+  const leftWhole = new Set(exhausted);
+  for (const groups of failedSmallest) {
+    const next = groups.find((g) => !exhausted.has(g));
+    for (const g of groups) if (g !== next) leftWhole.add(g);
   }
-  return exhausted;
+  return leftWhole;
 }
 
 /** The threshold shares without the exhausted groups: a group without a share is left whole. */
