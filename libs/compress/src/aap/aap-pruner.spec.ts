@@ -139,15 +139,17 @@ describe('AAP runner', () => {
   });
 
   it('a cut already rolled back from the same model is rejected again without fine-tuning', async () => {
-    // A huge λ puts every group past its threshold and a 1 % cap lets each lose one channel, so
-    // after a rollback the halved step makes the same cut again.
+    // A huge λ puts every group past its threshold and a 50 % cap bounds each cut. When the
+    // only group left that can give fails its smallest cut, nothing else can be cut from that
+    // model, so the halved step makes the same cut again.
+    const cap = 0.5;
     const tuned = new Set<number>();
     const result = await runAap(
       tinyResNet(),
       data,
       quick('accuracy', 0, {
         lambda: 1e6,
-        maxGroupCut: 0.01,
+        maxGroupCut: cap,
         maxRounds: 6,
         onProgress: (e: AapEvent) => {
           if (e.kind === 'fine-tune') tuned.add(e.round);
@@ -169,12 +171,43 @@ describe('AAP runner', () => {
       assert.equal(tuned.has(r.round), false, `round ${r.round} was not fine-tuned`);
       assert.equal(tuned.has(first.round), true);
     }
-    // every group lost at most one channel a round (the cap), and the policy still halved λ
+    // no round took more than the cap allows, and the policy still halved λ
     for (const r of result.trajectory.slice(1)) {
-      for (const g of r.groups)
-        assert.equal(g.channels - g.kept, 1, `${g.group} in round ${r.round}`);
+      for (const g of r.groups) {
+        const allowed = Math.max(1, Math.floor(g.channels * cap));
+        assert.ok(g.channels - g.kept <= allowed, `${g.group} in round ${r.round}`);
+      }
     }
     assert.ok(repeats.every((r) => r.lambda < 1e6));
+  });
+
+  it('after a failed cut of several groups at their smallest, they are tried one at a time', async () => {
+    // A 67 % cap and a huge λ take every group down to two channels, then one each: the
+    // smallest cut of several groups at once.
+    const result = await runAap(
+      tinyResNet(),
+      data,
+      quick('accuracy', 0, { lambda: 1e6, maxGroupCut: 0.67, maxRounds: 4 }),
+    );
+    const failed = result.trajectory.find((r) => !r.feasible && r.groups.length >= 2);
+    assert.ok(failed, 'a cut of several groups failed the zero drop budget');
+    for (const g of failed.groups) assert.equal(g.channels - g.kept, 1, `${g.group}: smallest`);
+    const next = result.trajectory[failed.round + 1];
+    assert.ok(next, 'the search went on');
+    assert.equal(next.startFrom, failed.startFrom);
+    assert.equal(next.repeatOf, undefined, 'not the same cut again');
+    assert.deepEqual(
+      next.groups.map((g) => g.group),
+      [failed.groups[0]!.group],
+      'only the first group of the failed cut',
+    );
+    assert.deepEqual(
+      next.leftWhole,
+      failed.groups
+        .slice(1)
+        .map((g) => g.group)
+        .sort(),
+    );
   });
 
   it('latency objective on a predicted device weights thresholds by predicted latency', async () => {
