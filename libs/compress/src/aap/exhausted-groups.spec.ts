@@ -6,11 +6,13 @@ import { type JudgedCut, exhaustedGroups, withoutGroups } from './exhausted-grou
 import { nextEffectiveThreshold, planAtThreshold, smallestCut } from './threshold-plan';
 
 const cut = (
+  round: number,
   startFrom: number,
   groups: [string, number, number][],
   feasible: boolean,
   verdict: JudgedCut['verdict'] = feasible ? 'kept' : 'rolled-back',
 ): JudgedCut => ({
+  round,
   startFrom,
   groups: groups.map(([group, channels, kept]) => ({ group, channels, kept, threshold: 0 })),
   feasible,
@@ -27,34 +29,38 @@ describe('AAP exhausted groups', () => {
     assert.equal(smallestCut(4, { minChannels: 4 }), 0);
   });
 
-  it('a failed smallest cut of one group exhausts that group for that parent only', () => {
+  it('a failed smallest cut of one group exhausts that group for its parent and descendants', () => {
     const trajectory = [
-      cut(0, [], true, 'baseline'),
-      cut(0, [['c1', 16, 8]], true), // round 1: kept
-      cut(1, [['c1', 8, 7]], false), // smallest cut of c1 from round 1: failed
-      cut(1, [['c2', 32, 30]], false), // two channels: a smaller cut may pass
+      cut(0, 0, [], true, 'baseline'),
+      cut(1, 0, [['c1', 16, 8]], true), // kept
+      cut(2, 1, [['c1', 8, 7]], false), // smallest cut of c1 from round 1: failed
+      cut(3, 1, [['c2', 32, 30]], false), // two channels: a smaller cut may pass
       cut(
+        4,
         1,
         [
           ['c3', 16, 14],
           ['c4', 16, 15],
         ],
         false,
-      ), // c3 lost two: a smaller cut may pass
-      cut(1, [['c5', 16, 15]], true, 'rolled-back'), // a dead end: its accuracy held
-      cut(2, [['c6', 16, 15]], false), // another parent
+      ), // c3 lost two: no rule
+      cut(5, 1, [['c5', 16, 15]], true, 'rolled-back'), // a dead end: its accuracy held
+      cut(6, 1, [['c2', 32, 31]], true), // kept: a descendant of round 1
+      cut(7, 6, [['c6', 16, 15]], false), // smallest cut of c6 from round 6
+      cut(8, 0, [['c7', 16, 15]], false), // from round 0, every model's ancestor
     ];
-    assert.deepEqual([...exhaustedGroups(trajectory, 1, {})], ['c1']);
-    assert.deepEqual([...exhaustedGroups(trajectory, 2, {})], ['c6']);
-    assert.deepEqual([...exhaustedGroups(trajectory, 0, {})], []);
+    assert.deepEqual([...exhaustedGroups(trajectory, 1, {})].sort(), ['c1', 'c7']);
+    assert.deepEqual([...exhaustedGroups(trajectory, 6, {})].sort(), ['c1', 'c6', 'c7']);
+    assert.deepEqual([...exhaustedGroups(trajectory, 0, {})], ['c7'], 'not from descendants');
     // under a multiple of 8, the 8-channel cut of 16 is the smallest: exhausted from round 0
-    const blocked = [cut(0, [['c1', 16, 8]], false)];
+    const blocked = [cut(1, 0, [['c1', 16, 8]], false)];
     assert.deepEqual([...exhaustedGroups(blocked, 0, { multiple: 8 })], ['c1']);
     assert.deepEqual([...exhaustedGroups(blocked, 0, {})], [], 'at multiple 1 it was not');
   });
 
   it('groups that failed together at their smallest cuts are tried one at a time', () => {
     const together = cut(
+      4,
       3,
       [
         ['c1', 16, 15],
@@ -66,10 +72,11 @@ describe('AAP exhausted groups', () => {
     // first c1 alone: c2 and c3 left whole
     assert.deepEqual([...exhaustedGroups([together], 3, {})].sort(), ['c2', 'c3']);
     // c1 alone failed too: now c2 alone, c1 exhausted, c3 still left whole
-    const c1Alone = cut(3, [['c1', 16, 15]], false);
+    const c1Alone = cut(5, 3, [['c1', 16, 15]], false);
     assert.deepEqual([...exhaustedGroups([together, c1Alone], 3, {})].sort(), ['c1', 'c3']);
     // a cut of c1 and c2 that took more than one channel of c2 can still shrink: no rule
     const wider = cut(
+      4,
       3,
       [
         ['c1', 16, 15],
