@@ -88,11 +88,17 @@ describe('latency oracles', () => {
     assert.throws(() => new LocalLatencyOracle({ warmupRuns: -1 }), /warm-up runs .* >= 0/);
   });
 
-  it("local oracle with normalizeLoad rescales each figure to the first measurement's load", async () => {
-    // durations, in call order: the reference alone (2 ms each); the candidate and the reference
-    // in alternating blocks of two while the machine runs twice as slow; then again while the
-    // reference runs fast (1 ms), by a quieter machine or by chance
-    const durations = [2, 2, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1];
+  it("local oracle with normalizeLoad rescales each figure to the reference's typical load", async () => {
+    // durations, in call order: the reference alone, three blocks of four runs at 2 ms; then
+    // the candidate and the reference in alternating blocks of two runs each
+    const durations = Array<number>(12).fill(2);
+    const alternate = (mine: number, theirs: number) => [mine, mine, theirs, theirs];
+    // a machine twice as slow: the candidate 3 ms beside the reference at 4
+    durations.push(...alternate(3, 4), ...alternate(3, 4));
+    // the reference fast by chance (1 ms) beside a 1 ms candidate
+    durations.push(...alternate(1, 1), ...alternate(1, 1));
+    // the slow machine again
+    durations.push(...alternate(3, 4), ...alternate(3, 4));
     const readings = durations.flatMap((d, i) => [10 * i, 10 * i + d]);
     const oracle = new LocalLatencyOracle({
       warmupRuns: 0,
@@ -102,22 +108,44 @@ describe('latency oracles', () => {
       now: () => readings.shift()!,
     });
     try {
-      const reference = await oracle.measure(tinyVgg(), 'local');
-      assert.equal(reference.p50Ms, 2);
-      const candidate = await oracle.measure(tinyResNet(), 'local');
-      // 3 ms under a load that made the reference 4 ms instead of 2: 1.5 ms on the first load
-      assert.equal(candidate.p50Ms, 1.5);
-      assert.equal(candidate.samples, 4);
-      // 1 ms beside a reference at 1 ms: as fast as the reference, 2 ms in the first frame
-      const quiet = await oracle.measure(tinyResNet(), 'local');
-      assert.equal(quiet.p50Ms, 2);
-      // the fast reference block did not move the frame: the slow-load candidate again is 1.5 ms
-      readings.push(...[3, 3, 4, 4, 3, 3, 4, 4].flatMap((d, i) => [10 * i, 10 * i + d]));
+      assert.equal((await oracle.measure(tinyVgg(), 'local')).p50Ms, 2);
+      const loaded = await oracle.measure(tinyResNet(), 'local');
+      // 3 ms under a load that made the reference 4 ms instead of 2: 1.5 ms at its typical load
+      assert.equal(loaded.p50Ms, 1.5);
+      assert.equal(loaded.samples, 4);
+      // as fast as the reference: its typical 2 ms, not 1
+      assert.equal((await oracle.measure(tinyResNet(), 'local')).p50Ms, 2);
+      // the fast block did not move the frame (a running minimum would say 0.75 ms here)
       assert.equal((await oracle.measure(tinyResNet(), 'local')).p50Ms, 1.5);
       assert.equal(readings.length, 0, 'the reference ran a block after each candidate block');
     } finally {
       await oracle.dispose();
     }
+  });
+
+  it('local oracle: a burst of load while the reference is first measured does not set the frame', async () => {
+    // three reference blocks of two runs: 2 ms, 6 ms (the burst), 2 ms; then one candidate
+    // block of 2 ms beside the reference at 2 ms
+    const durations = [2, 2, 6, 6, 2, 2, 2, 2, 2, 2];
+    const readings = durations.flatMap((d, i) => [10 * i, 10 * i + d]);
+    const oracle = new LocalLatencyOracle({
+      warmupRuns: 0,
+      timedRuns: 2,
+      blockRuns: 2,
+      normalizeLoad: true,
+      now: () => readings.shift()!,
+    });
+    try {
+      assert.equal((await oracle.measure(tinyVgg(), 'local')).p50Ms, 2, 'the median block');
+      assert.equal((await oracle.measure(tinyResNet(), 'local')).p50Ms, 2);
+      assert.equal(readings.length, 0);
+    } finally {
+      await oracle.dispose();
+    }
+    assert.throws(
+      () => new LocalLatencyOracle({ referenceBlocks: 0 }),
+      /reference blocks must be an integer >= 1, got 0/,
+    );
   });
 
   it('local oracle percentiles come from the injected clock', async () => {

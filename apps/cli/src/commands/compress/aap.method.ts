@@ -389,7 +389,7 @@ export function register(compress: Command): void {
     )
     .option(
       '--no-latency-normalize',
-      '@local: report raw p50s instead of alternating with the unpruned model and scaling to its first load',
+      '@local: report raw p50s instead of alternating with the unpruned model and scaling to its typical load',
     )
     .option('--rounds <n>', 'pruning rounds at most', int('--rounds'), 100)
     .option('--time-budget <minutes>', 'wall-clock budget for the search', num('--time-budget'))
