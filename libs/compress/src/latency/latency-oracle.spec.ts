@@ -50,6 +50,11 @@ describe('latency oracles', () => {
     assert.equal(cached.hits, 1);
     await cached.measure(pruneOne(tinyResNet(1)), 'pi-5');
     assert.equal(inner.calls, 2);
+    // a fresh measurement asks again, and later asks get it from the cache
+    await cached.measure(tinyResNet(1), 'pi-5', { fresh: true });
+    assert.equal(inner.calls, 3);
+    await cached.measure(tinyResNet(1), 'pi-5');
+    assert.equal(inner.calls, 3);
 
     const flakyInner = new CountingOracle();
     const flaky = new CachedLatencyOracle(flakyInner);

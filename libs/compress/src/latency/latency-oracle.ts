@@ -21,10 +21,15 @@ export interface LatencyMeasurement {
   perNodeMs?: ReadonlyMap<string, number>;
 }
 
+export interface MeasureOptions {
+  /** Measure again: a cache in between is skipped, and keeps the new figure. */
+  fresh?: boolean;
+}
+
 export interface LatencyOracle {
   /** Device ids this oracle can answer for. */
   devices(): Promise<readonly string[]>;
-  measure(model: Model, device: string): Promise<LatencyMeasurement>;
+  measure(model: Model, device: string, options?: MeasureOptions): Promise<LatencyMeasurement>;
 }
 
 /** An unknown device: the message lists the ones the oracle knows. */
@@ -64,15 +69,15 @@ export class CachedLatencyOracle implements LatencyOracle {
     return this.inner.devices();
   }
 
-  measure(model: Model, device: string): Promise<LatencyMeasurement> {
+  measure(model: Model, device: string, options?: MeasureOptions): Promise<LatencyMeasurement> {
     const key = `${graphHash(model.graph)}|${device}`;
     const cached = this.cache.get(key);
-    if (cached) {
+    if (cached && !options?.fresh) {
       this.hits++;
       return cached;
     }
     this.misses++;
-    const pending = this.inner.measure(model, device);
+    const pending = this.inner.measure(model, device, options);
     this.cache.set(key, pending);
     // A failed measurement must not poison the cache.
     pending.catch(() => this.cache.delete(key));
