@@ -31,7 +31,7 @@ import {
 } from './adaptive-policy';
 import type { AapOptions, AapResult, RoundMetrics, RoundRecord } from './aap-types';
 import { computeAttentionScores } from './attention-scores';
-import { exhaustedGroups, withoutGroups } from './exhausted-groups';
+import { sharesLeavingExhausted } from './exhausted-groups';
 import { findRepeatedCut } from './repeated-cuts';
 import { fineTune, validateBudget } from './fine-tune';
 import {
@@ -165,10 +165,11 @@ export async function runAap(
     model: Model,
     metrics: RoundMetrics,
   ): Promise<RoundMetrics> => {
+    if (objective.metric !== 'latency' || metrics.latencyMs === undefined) return metrics;
     const first = judge(objective, baseline, metrics);
-    if (objective.metric !== 'latency' || !first.feasible || !first.targetReached) return metrics;
+    if (!first.feasible || !first.targetReached) return metrics;
     const again = await measureLatency(model, true);
-    if (!again || metrics.latencyMs === undefined) return metrics;
+    if (!again) return metrics;
     const checks = [metrics.latencyMs, again.p50Ms];
     return { ...metrics, latencyMs: Math.max(...checks), latencyChecksMs: checks };
   };
@@ -275,15 +276,15 @@ export async function runAap(
     if (!from) throw new Error(`internal: the model of round ${state.startFrom} was released`);
     const analysis = analyzeDependencies(from.graph, depOptions);
     const scores = classScores(analysis, computeAttentionScores(from, fit, calibration));
-    // A group whose smallest cut from this model already failed is left whole (exhausted-groups.ts),
-    // unless no other group can give a channel: then the policy's failures decide, as specified.
-    const allShares = groupShares(from, analysis, weighting, await perNodeMs(from));
-    let exhausted = exhaustedGroups(trajectory, state.startFrom, channelRule);
-    let shares = withoutGroups(allShares, analysis, exhausted);
-    if (!Number.isFinite(nextEffectiveThreshold(analysis, scores, shares, channelRule))) {
-      exhausted = new Set();
-      shares = allShares;
-    }
+    // A group whose smallest cut from this model already failed is left whole (exhausted-groups.ts).
+    const { shares, leftWhole } = sharesLeavingExhausted(
+      trajectory,
+      state.startFrom,
+      analysis,
+      scores,
+      groupShares(from, analysis, weighting, await perNodeMs(from)),
+      channelRule,
+    );
     // Thresholds that would remove nothing are skipped in whole λ steps (no training needed).
     let threshold = state.threshold;
     let plan = planAtThreshold(analysis, scores, shares, threshold, channelRule);
@@ -359,7 +360,7 @@ export async function runAap(
       decision: step.decision,
       ...(repeated ? { repeatOf: repeated.original } : {}),
       ...(deadEnd ? { deadEnd: true } : {}),
-      ...(exhausted.size > 0 ? { leftWhole: [...exhausted].sort() } : {}),
+      ...(leftWhole.size > 0 ? { leftWhole: [...leftWhole].sort() } : {}),
       seconds: (now() - roundStart) / 1000,
     };
     trajectory.push(record);

@@ -3,18 +3,21 @@
  *
  * When the only change a round made to its parent was the smallest cut one group allows (one
  * channel, or one channel multiple under `--channel-multiple`) and that round failed the
- * accuracy guard, no threshold can cut that group less (several groups at their smallest cut:
- * see `exhaustedGroups`). The policy halves λ after the failure,
- * but every threshold that still reaches the group remakes the same cut, and its repeats count
- * as failures until the parent is popped: the search then unwinds without ever trying the other
- * groups. A VGG-8/4 latency search at a multiple of 8 ended so, its threshold stuck on an
+ * accuracy guard, no threshold can cut that group less (for several groups at their smallest
+ * cut, see `exhaustedGroups`). The policy halves λ after the failure, but every threshold that
+ * still reaches the group remakes the same cut, and its repeats count as failures until the
+ * parent is popped: the search then unwinds without ever trying the other groups. A VGG-8/4 latency search at a multiple of 8 ended so, its threshold stuck on an
  * 8-channel cut of one full-resolution conv. Later cuts from that parent and its descendants
  * leave such a group whole, so the threshold moves on to the groups that can still give
  * channels.
  */
 import type { DependencyAnalysis } from '../pruning';
-import type { GroupPlan } from './threshold-plan';
-import { type ChannelRule, smallestCut } from './threshold-plan';
+import {
+  type ChannelRule,
+  type GroupPlan,
+  nextEffectiveThreshold,
+  smallestCut,
+} from './threshold-plan';
 
 /** What a recorded round says about its cut: enough to spot a failed smallest cut. */
 export interface JudgedCut {
@@ -74,4 +77,24 @@ export function withoutGroups(
     if (groups.has(g.id)) kept.delete(gi);
   });
   return kept;
+}
+
+/**
+ * The shares a round from `parent` plans with, and the groups they leave whole. When the
+ * exhausted groups are the only ones that could still give a channel, nothing is left whole:
+ * the failed cut is made again and the policy's failures decide, as specified.
+ */
+export function sharesLeavingExhausted(
+  trajectory: readonly JudgedCut[],
+  parent: number,
+  analysis: DependencyAnalysis,
+  scores: ReadonlyMap<number, number>,
+  shares: ReadonlyMap<number, number>,
+  rule: ChannelRule,
+): { shares: ReadonlyMap<number, number>; leftWhole: Set<string> } {
+  const leftWhole = exhaustedGroups(trajectory, parent, rule);
+  const reduced = withoutGroups(shares, analysis, leftWhole);
+  return Number.isFinite(nextEffectiveThreshold(analysis, scores, reduced, rule))
+    ? { shares: reduced, leftWhole }
+    : { shares, leftWhole: new Set() };
 }

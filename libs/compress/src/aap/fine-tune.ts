@@ -114,7 +114,7 @@ export async function fineTune(
     flip: budget.flip ?? false,
     seed: (budget.seed ?? 0) + round,
     evaluateEachEpoch: false,
-    ...((budget.workers ?? 1) > 1 ? { workers: budget.workers } : {}),
+    workers: budget.workers ?? 1,
     ...(onProgress ? { onProgress } : {}),
   });
   return result.model;
